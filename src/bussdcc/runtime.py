@@ -1,0 +1,449 @@
+"""The Runtime: boot order, authoritative dispatch, supervision and bounded shutdown.
+
+Boot attaches devices, then attaches and starts processes, then interfaces, then starts
+services; shutdown runs the reverse, calling every component's stop/detach even when an
+earlier one raised, with bounded thread joins. A boot that fails half-way rolls back
+what it had started. The runtime is itself the first subscriber of the event bus, so
+processes, interfaces and services see every event in the bus's single total order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from bussdcc import message
+from bussdcc.clock import ClockProtocol, SystemClock
+from bussdcc.context import Context
+from bussdcc.device import Device
+from bussdcc.event import Event, EventBus, Subscription
+from bussdcc.message import Message, Severity
+from bussdcc.process import Interface, Process
+from bussdcc.service import Service, ServiceLiveness, Supervisor
+from bussdcc.state import StateStore
+from bussdcc.version import __version__
+
+log = logging.getLogger("bussdcc.runtime")
+
+EX_SOFTWARE = 70
+"""Exit status after a critical failure (sysexits.h), so systemd restarts the process."""
+
+
+class BootError(RuntimeError):
+    """Boot failed half-way; what had started was rolled back."""
+
+
+class BootCancelled(BootError):
+    """Shutdown was requested (e.g. SIGTERM) while booting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """Is the runtime making progress? What the systemd watchdog is fed from."""
+
+    ok: bool
+    dispatch_ok: bool
+    queue_depth: int
+    services: tuple[ServiceLiveness, ...]
+    reasons: tuple[str, ...]
+
+
+class Runtime:
+    """The coordination authority. Usable as a context manager (boot ... shutdown)."""
+
+    def __init__(
+        self,
+        *,
+        clock: ClockProtocol | None = None,
+        state: StateStore | None = None,
+        join_timeout: float = 5.0,
+        dispatch_deadline: float = 5.0,
+    ) -> None:
+        self.clock: ClockProtocol = clock or SystemClock()
+        self.events = EventBus(self.clock)
+        self.state = state or StateStore()
+        self.version = __version__
+        self.ctx = Context(clock=self.clock, events=self.events, state=self.state, runtime=self)
+        self.join_timeout = join_timeout
+        self.dispatch_deadline = dispatch_deadline
+        self.services = Supervisor(self.ctx, on_critical_failure=self._critical_failure)
+        self._devices: dict[str, Device] = {}
+        self._processes: list[Process] = []
+        self._interfaces: list[Interface] = []
+        self._started: list[Process] = []
+        self._targets: tuple[tuple[Process, str], ...] = ()
+        self._service_targets: tuple[Service, ...] = ()
+        self._lock = threading.RLock()
+        self._booted = False
+        self._boot_cancel = threading.Event()
+        self._shutdown_requested = threading.Event()
+        self._shutdown_done = threading.Event()
+        self._shutdown_reason: str | None = None
+        self.exit_code = 0
+        self._dispatch_sub: Subscription | None = None
+        self._beat = 0
+        self._pending_beat: tuple[int, float] | None = None
+
+    # -- registration -------------------------------------------------------------------
+
+    def attach_device(self, device: Device) -> bool:
+        """Register a device; attach it now if booted. False if it failed (reported)."""
+        with self._lock:
+            if device.id in self._devices:
+                raise ValueError(f"a device with id {device.id!r} is already attached")
+            self._devices[device.id] = device
+            if self._booted:
+                return self._attach(device)
+            return True
+
+    def detach_device(self, device_id: str) -> None:
+        with self._lock:
+            device = self._devices.pop(device_id)
+        self._detach(device)
+
+    def devices(self) -> dict[str, Device]:
+        with self._lock:
+            return dict(self._devices)
+
+    def register_process(self, process: Process) -> None:
+        with self._lock:
+            self._processes.append(process)
+            if self._booted:
+                self._start_component(process, "process")
+            self._retarget()
+
+    def register_interface(self, interface: Interface) -> None:
+        with self._lock:
+            self._interfaces.append(interface)
+            if self._booted:
+                self._start_component(interface, "interface")
+            self._retarget()
+
+    def register_service(self, service: Service) -> None:
+        with self._lock:
+            self.services.add(service)
+            self._retarget()
+            if self._booted:
+                self.services.start(service.name)
+
+    def remove_service(self, name: str) -> bool:
+        """Stop and forget a service (e.g. on reload); False if its thread would not end."""
+        ok = self.services.remove(name, self.join_timeout)
+        with self._lock:
+            self._retarget()
+        return ok
+
+    def _retarget(self) -> None:
+        # Only started components receive events, processes before interfaces.
+        started = self._started
+        targets = [(p, "process") for p in self._processes if p in started]
+        targets += [(i, "interface") for i in self._interfaces if i in started]
+        self._targets = tuple(targets)
+        names = self.services.names()
+        services = [self.services.get(n) for n in names]
+        self._service_targets = tuple(
+            s for s in services
+            if s is not None and type(s).handle_event is not Service.handle_event
+        )
+
+    # -- dispatch -----------------------------------------------------------------------
+
+    def emit(self, msg: Message) -> Event[Message]:
+        return self.events.emit(msg)
+
+    def _dispatch(self, evt: Event[Message]) -> None:
+        ctx = self.ctx
+        for target, _role in self._targets:
+            try:
+                target.handle_event(ctx, evt)
+            except Exception as exc:
+                if self._quiet_failure(evt, exc):
+                    continue
+                self.events.emit(message.ProcessError(
+                    target.name, repr(exc), "handle_event", evt.name, _tb(exc)))
+        if self._service_targets:
+            running = self.services.running_services()
+            for svc in self._service_targets:
+                if svc not in running:
+                    continue
+                try:
+                    svc.handle_event(ctx, evt)
+                except Exception as exc:
+                    if self._quiet_failure(evt, exc):
+                        continue
+                    self.events.emit(
+                        message.ServiceError(svc.name, repr(exc), "handle_event", _tb(exc)))
+
+    @staticmethod
+    def _quiet_failure(evt: Event[Message], exc: Exception) -> bool:
+        """Failures on error-level events go to the log only: reporting them could recurse."""
+        if evt.severity < Severity.ERROR:
+            return False
+        log.error("handler failed on error-level event %s (#%d): %r", evt.name, evt.seq, exc,
+                  exc_info=exc)
+        return True
+
+    # -- boot and shutdown --------------------------------------------------------------
+
+    @property
+    def booted(self) -> bool:
+        return self._booted
+
+    def boot(self) -> None:
+        """Start everything in order; on failure roll back and raise ``BootError``."""
+        with self._lock:
+            if self._booted:
+                return
+            self._shutdown_done.clear()
+            self._dispatch_sub = self.events.subscribe(self._dispatch, name="runtime")
+            self.emit(message.RuntimeBooting(self.version))
+            started: list[tuple[str, object]] = []
+            try:
+                self._on_boot()
+                for device in list(self._devices.values()):
+                    self._check_cancel()
+                    self._attach(device)
+                    started.append(("device", device))
+                for kind, group in (("process", self._processes),
+                                    ("interface", self._interfaces)):
+                    for comp in list(group):
+                        self._check_cancel()
+                        self._start_component(comp, kind, raise_errors=True)
+                        started.append((kind, comp))
+                self._check_cancel()
+                self._booted = True
+                self._retarget()
+                self.emit(message.RuntimeBooted(self.version))
+                self.services.start_monitor()
+                for name in self.services.names():
+                    self.services.start(name)
+            except BaseException as exc:
+                self._rollback(started, exc)
+                if isinstance(exc, BootError):
+                    raise
+                raise BootError(f"boot failed: {exc!r}") from exc
+
+    def _check_cancel(self) -> None:
+        if self._boot_cancel.is_set():
+            raise BootCancelled("shutdown requested during boot")
+
+    def _rollback(self, started: list[tuple[str, object]], exc: BaseException) -> None:
+        component = started[-1][0] if started else "runtime"
+        if not isinstance(exc, BootCancelled):
+            self.emit(message.RuntimeBootFailed(component, repr(exc)))
+        self._booted = False
+        self.services.stop_monitor(self.join_timeout)
+        for kind, comp in reversed(started):
+            if kind == "device":
+                assert isinstance(comp, Device)
+                self._detach(comp)
+            else:
+                assert isinstance(comp, Process)
+                self._stop_component(comp, kind)
+        self._finish_shutdown(self._shutdown_reason or repr(exc))
+
+    def _attach(self, device: Device) -> bool:
+        try:
+            device.attach(self.ctx)
+        except Exception as exc:
+            self.emit(message.DeviceFailed(device.id, device.kind, str(exc) or repr(exc)))
+            return False
+        self.emit(message.DeviceAttached(device.id, device.kind))
+        return True
+
+    def _detach(self, device: Device) -> None:
+        was_online = device.online
+        try:
+            device.detach()
+        except Exception as exc:
+            self.emit(message.DeviceFailed(device.id, device.kind, f"detach failed: {exc!r}"))
+            return
+        if was_online:
+            self.emit(message.DeviceDetached(device.id, device.kind))
+
+    def _start_component(self, comp: Process, kind: str, raise_errors: bool = False) -> None:
+        try:
+            comp.attach(self.ctx)
+            comp.start(self.ctx)
+        except Exception as exc:
+            self.emit(message.ProcessError(comp.name, repr(exc), "start", None, _tb(exc)))
+            if raise_errors:
+                raise BootError(f"{kind} {comp.name!r} failed to start: {exc!r}") from exc
+            return
+        with self._lock:
+            self._started.append(comp)
+            self._retarget()
+        self.emit(message.ProcessStarted(comp.name))
+
+    def _stop_component(self, comp: Process, kind: str) -> None:
+        with self._lock:
+            if comp in self._started:
+                self._started.remove(comp)
+            self._retarget()
+        try:
+            comp.stop(self.ctx)
+        except Exception as exc:
+            self.emit(message.ProcessError(comp.name, repr(exc), "stop", None, _tb(exc)))
+        try:
+            comp.detach()
+        except Exception as exc:
+            self.emit(message.ProcessError(comp.name, repr(exc), "detach", None, _tb(exc)))
+        self.emit(message.ProcessStopped(comp.name))
+
+    def request_shutdown(self, reason: str | None = None, exit_code: int | None = None) -> None:
+        """Ask for shutdown from any thread (or a signal); the owner of the runtime does it."""
+        if exit_code is not None and exit_code != 0:
+            self.exit_code = exit_code
+        if self._shutdown_reason is None:
+            self._shutdown_reason = reason
+        self._boot_cancel.set()
+        self._shutdown_requested.set()
+        self._on_shutdown_requested()
+
+    def _on_shutdown_requested(self) -> None:
+        """Plain Runtime has no owner loop: shut down in a helper thread."""
+        if self._booted:
+            threading.Thread(target=self.shutdown, name="bussdcc-shutdown", daemon=True).start()
+
+    def _critical_failure(self, reason: str) -> None:
+        log.critical("%s: shutting down", reason)
+        self.request_shutdown(reason, EX_SOFTWARE)
+
+    def shutdown(self, reason: str | None = None) -> int:
+        """Stop everything in reverse boot order; idempotent; returns the exit code."""
+        with self._lock:
+            if not self._booted:
+                return self.exit_code
+            self._booted = False
+        reason = reason or self._shutdown_reason
+        self.emit(message.RuntimeShuttingDown(reason))
+        self.services.stop_monitor(self.join_timeout)
+        for name in reversed(self.services.names()):
+            try:
+                self.services.stop(name, self.join_timeout)
+            except Exception as exc:  # pragma: no cover - stop() reports its own errors
+                log.exception("stopping service %s failed: %r", name, exc)
+        for comp in reversed(self._interfaces):
+            self._stop_component(comp, "interface")
+        for proc in reversed(self._processes):
+            self._stop_component(proc, "process")
+        for device in reversed(list(self._devices.values())):
+            self._detach(device)
+        self._finish_shutdown(reason)
+        return self.exit_code
+
+    def _finish_shutdown(self, reason: str | None) -> None:
+        try:
+            self._on_shutdown(reason)
+        except Exception:
+            log.exception("shutdown hook failed")
+        self.emit(message.RuntimeShutdown(self.version, self.exit_code))
+        self.events.wait_idle(self.join_timeout)
+        if self._dispatch_sub is not None:
+            self._dispatch_sub.cancel()
+            self._dispatch_sub = None
+        self._boot_cancel.clear()
+        self._shutdown_requested.clear()
+        self._shutdown_reason = None
+        self._shutdown_done.set()
+
+    def _on_boot(self) -> None:
+        """Hook for subclasses: acquire resources before devices attach."""
+
+    def _on_shutdown(self, reason: str | None) -> None:
+        """Hook for subclasses: release resources after everything stopped."""
+
+    def wait_shutdown(self, timeout: float | None = None) -> bool:
+        return self._shutdown_done.wait(timeout)
+
+    @property
+    def shutdown_requested(self) -> bool:
+        return self._shutdown_requested.is_set()
+
+    # -- liveness -----------------------------------------------------------------------
+
+    def liveness(self) -> Liveness:
+        """Dispatch delivered a recent heartbeat end to end, and critical services tick."""
+        now = self.clock.monotonic()
+        reasons: list[str] = []
+        dispatch_ok = True
+        pending = self._pending_beat
+        if pending is not None:
+            seq, emitted = pending
+            if self.events.delivered_seq >= seq:
+                self._pending_beat = None
+            elif now - emitted > self.dispatch_deadline:
+                dispatch_ok = False
+                reasons.append(
+                    f"dispatch stalled: heartbeat not delivered for {now - emitted:.1f}s "
+                    f"({self.events.queue_depth} events queued)"
+                )
+        if self._pending_beat is None and self._booted:
+            self._beat += 1
+            evt = self.emit(message.RuntimeHeartbeat(self._beat))
+            if self.events.delivered_seq < evt.seq:
+                self._pending_beat = (evt.seq, now)
+        services = tuple(self.services.liveness())
+        for s in services:
+            if s.critical and not s.ok and s.reason:
+                reasons.append(s.reason)
+        return Liveness(not reasons, dispatch_ok, self.events.queue_depth, services,
+                        tuple(reasons))
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return self.events.wait_idle(timeout)
+
+    # -- context manager ----------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.boot()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown(None if exc_type is None else f"{exc_type.__name__}: {exc}")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} booted={self._booted}>"
+
+
+class ThreadedRuntime(Runtime):
+    """A runtime with an owner loop: ``run()`` boots and blocks until shutdown."""
+
+    def _on_shutdown_requested(self) -> None:
+        return None  # the owner loop in run()/start() performs the shutdown
+
+    def run(self) -> int:
+        """Boot, block until shutdown is requested, shut down; return the exit status."""
+        self.boot()
+        try:
+            self._shutdown_requested.wait()
+        finally:
+            self.shutdown()
+        return self.exit_code
+
+    def start(self) -> None:
+        """Boot, then wait for shutdown requests in a background thread."""
+        self.boot()
+        threading.Thread(target=self._owner, name="bussdcc-runtime", daemon=True).start()
+
+    def _owner(self) -> None:
+        self._shutdown_requested.wait()
+        self.shutdown()
+
+    def stop(self, reason: str | None = None, timeout: float | None = None) -> int:
+        self.request_shutdown(reason)
+        self.wait_shutdown(timeout)
+        return self.exit_code
+
+
+def _tb(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))

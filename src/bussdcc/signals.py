@@ -1,0 +1,119 @@
+"""SignalRuntime: POSIX signals become messages, handled on the main thread.
+
+The signal handler only records the signal number and wakes the main thread; the
+shutdown, reload and user handling run in ``run()``'s loop, never inside the handler.
+A SIGTERM that arrives during boot cancels the boot (rolling back what started).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable
+from types import FrameType
+
+from bussdcc import message
+from bussdcc.runtime import BootCancelled, ThreadedRuntime
+
+log = logging.getLogger("bussdcc.signals")
+
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+_ACTIONS = {
+    signal.SIGINT: "shutdown",
+    signal.SIGTERM: "shutdown",
+    signal.SIGHUP: "reload",
+    signal.SIGUSR1: "user1",
+    signal.SIGUSR2: "user2",
+}
+
+
+class SignalRuntime(ThreadedRuntime):
+    """Run on the main thread: ``run()`` returns the process exit status.
+
+    Subclasses override ``on_reload`` (SIGHUP), ``on_user_signal`` and ``on_idle``
+    (called about every ``idle_interval`` seconds on the main thread, e.g. to feed a
+    watchdog).
+    """
+
+    idle_interval: float = 1.0
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._signals: deque[int] = deque()
+        self._wake = threading.Event()
+        self._previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
+
+    # -- the handler: record and wake, nothing else -------------------------------------
+
+    def _handle_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals.append(signum)
+        if signum in SHUTDOWN_SIGNALS:
+            self._boot_cancel.set()
+        self._wake.set()
+
+    def _on_shutdown_requested(self) -> None:
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        for sig in HANDLED_SIGNALS:
+            self._previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, self._handle_signal)
+
+    def restore_signal_handlers(self) -> None:
+        for sig, prev in self._previous.items():
+            signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+    # -- the main loop ------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.install_signal_handlers()
+        try:
+            try:
+                self.boot()
+            except BootCancelled:
+                log.info("shutdown requested during boot; boot rolled back")
+                return self.exit_code
+            try:
+                while True:
+                    self._wake.wait(self.idle_interval)
+                    self._wake.clear()
+                    if self._process_signals() or self.shutdown_requested:
+                        break
+                    self.on_idle()
+            finally:
+                self.shutdown()
+            return self.exit_code
+        finally:
+            self.restore_signal_handlers()
+
+    def _process_signals(self) -> bool:
+        """Handle recorded signals in order; True when one of them asks for shutdown."""
+        while self._signals:
+            signum = self._signals.popleft()
+            action = _ACTIONS.get(signal.Signals(signum), "unknown")
+            self.emit(message.SystemSignal(signum, action))
+            if signum in SHUTDOWN_SIGNALS:
+                self.request_shutdown(f"received {signal.Signals(signum).name}")
+                return True
+            try:
+                if signum == signal.SIGHUP:
+                    self.emit(message.SystemReload())
+                    self.on_reload()
+                else:
+                    self.on_user_signal(signum)
+            except Exception:
+                log.exception("handling %s failed", signal.Signals(signum).name)
+        return False
+
+    def on_reload(self) -> None:
+        """SIGHUP, on the main thread. Override to re-read configuration."""
+
+    def on_user_signal(self, signum: int) -> None:
+        """SIGUSR1/SIGUSR2, on the main thread (a message has already been emitted)."""
+
+    def on_idle(self) -> None:
+        """Called on the main thread about every ``idle_interval`` seconds."""

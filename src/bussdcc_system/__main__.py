@@ -1,0 +1,5 @@
+import sys
+
+from bussdcc_system.cli import main
+
+sys.exit(main())
