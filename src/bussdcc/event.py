@@ -115,11 +115,13 @@ class EventBus:
         with self._lock:
             self._seq += 1
             evt: Event[Message] = Event(message, clock.now_utc(), clock.monotonic(), self._seq)
-            self._queue.append(evt)
-            if self._dispatching:
-                return evt
-            self._dispatching = True
-        self._drain()
+            subs = self._subs
+        for sub in subs:
+            try:
+                sub.handler(evt)
+            except Exception as exc:
+                self._report(sub.name, evt, exc)
+        self.delivered_seq = evt.seq
         return evt
 
     def _drain(self) -> None:
@@ -152,8 +154,9 @@ class EventBus:
     def _report(self, who: str, evt: Event[Message], exc: Exception) -> None:
         """Turn a handler failure into a message, never recursively for error-level events."""
         if evt.payload.severity >= Severity.ERROR:
-            log.error("%s failed while handling %s (#%d): %r", who, evt.name, evt.seq, exc,
-                      exc_info=exc)
+            log.error(
+                "%s failed while handling %s (#%d): %r", who, evt.name, evt.seq, exc, exc_info=exc
+            )
             return
         self.emit(
             EventSubscriberError(

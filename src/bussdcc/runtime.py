@@ -146,7 +146,8 @@ class Runtime:
         names = self.services.names()
         services = [self.services.get(n) for n in names]
         self._service_targets = tuple(
-            s for s in services
+            s
+            for s in services
             if s is not None and type(s).handle_event is not Service.handle_event
         )
 
@@ -163,8 +164,9 @@ class Runtime:
             except Exception as exc:
                 if self._quiet_failure(evt, exc):
                     continue
-                self.events.emit(message.ProcessError(
-                    target.name, repr(exc), "handle_event", evt.name, _tb(exc)))
+                self.events.emit(
+                    message.ProcessError(target.name, repr(exc), "handle_event", evt.name, _tb(exc))
+                )
         if self._service_targets:
             running = self.services.running_services()
             for svc in self._service_targets:
@@ -176,15 +178,17 @@ class Runtime:
                     if self._quiet_failure(evt, exc):
                         continue
                     self.events.emit(
-                        message.ServiceError(svc.name, repr(exc), "handle_event", _tb(exc)))
+                        message.ServiceError(svc.name, repr(exc), "handle_event", _tb(exc))
+                    )
 
     @staticmethod
     def _quiet_failure(evt: Event[Message], exc: Exception) -> bool:
         """Failures on error-level events go to the log only: reporting them could recurse."""
         if evt.severity < Severity.ERROR:
             return False
-        log.error("handler failed on error-level event %s (#%d): %r", evt.name, evt.seq, exc,
-                  exc_info=exc)
+        log.error(
+            "handler failed on error-level event %s (#%d): %r", evt.name, evt.seq, exc, exc_info=exc
+        )
         return True
 
     # -- boot and shutdown --------------------------------------------------------------
@@ -208,8 +212,7 @@ class Runtime:
                     self._check_cancel()
                     self._attach(device)
                     started.append(("device", device))
-                for kind, group in (("process", self._processes),
-                                    ("interface", self._interfaces)):
+                for kind, group in (("process", self._processes), ("interface", self._interfaces)):
                     for comp in list(group):
                         self._check_cancel()
                         self._start_component(comp, kind, raise_errors=True)
@@ -391,8 +394,7 @@ class Runtime:
         for s in services:
             if s.critical and not s.ok and s.reason:
                 reasons.append(s.reason)
-        return Liveness(not reasons, dispatch_ok, self.events.queue_depth, services,
-                        tuple(reasons))
+        return Liveness(not reasons, dispatch_ok, self.events.queue_depth, services, tuple(reasons))
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         return self.events.wait_idle(timeout)

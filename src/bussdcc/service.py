@@ -159,8 +159,9 @@ class Supervisor:
 
     def start_monitor(self) -> None:
         self._monitor_stop.clear()
-        thread = threading.Thread(target=self._monitor_loop, name="bussdcc-stall-monitor",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=self._monitor_loop, name="bussdcc-stall-monitor", daemon=True
+        )
         self._monitor = thread
         self._ctx.clock.adopt(thread)
         thread.start()
@@ -332,8 +333,9 @@ class Supervisor:
                 entry.stalled = True
                 svc = entry.service
                 self._ctx.emit(
-                    message.ServiceStalled(svc.name, round(now - started, 3), deadline,
-                                           svc.critical)
+                    message.ServiceStalled(
+                        svc.name, round(now - started, 3), deadline, svc.critical
+                    )
                 )
 
     def liveness(self) -> list[ServiceLiveness]:
@@ -359,8 +361,11 @@ class Supervisor:
                 and age > svc.interval + deadline
             ):
                 reason = f"service {svc.name} has not ticked for {age:.1f}s"
-            out.append(ServiceLiveness(svc.name, e.state, svc.critical, stalled, age,
-                                       reason is None, reason))
+            out.append(
+                ServiceLiveness(
+                    svc.name, e.state, svc.critical, stalled, age, reason is None, reason
+                )
+            )
         return out
 
 

@@ -24,6 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    run = sub.add_parser("run", help="run the appliance in the foreground (systemd starts this)")
+    run.add_argument(
+        "--config",
+        metavar="PATH",
+        help="configuration file (default: $BUSSDCC_SYSTEM_CONFIG or /etc/bussdcc-system/config.yaml)",
+    )
+
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("path", nargs="?", help="file to check (default: the active config)")
     return parser
@@ -32,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "run":
+        from bussdcc_system.daemon import run_main
+
+        return run_main(args.config)
     if args.command == "check-config":
         from bussdcc_system.config import check_config_main
 

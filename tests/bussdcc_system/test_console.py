@@ -1,0 +1,59 @@
+"""ConsoleSink: structured JSON lines, telemetry only at debug."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from bussdcc import Runtime, SimClock, message
+from bussdcc_system.console import ConsoleSink
+from bussdcc_system.messages import CpuUsageUpdated
+
+
+def cpu() -> CpuUsageUpdated:
+    return CpuUsageUpdated(
+        percent=12.5,
+        user=10.0,
+        nice=0.0,
+        system=2.5,
+        idle=87.5,
+        iowait=0.0,
+        irq=None,
+        softirq=None,
+        steal=None,
+        per_core=(12.5,),
+        count=1,
+    )
+
+
+def run_with(level: str) -> list[dict[str, object]]:
+    out = io.StringIO()
+    rt = Runtime(clock=SimClock())
+    sink = ConsoleSink(level, out)
+    rt.events.subscribe(sink.handle, name="console")
+    with rt:
+        rt.emit(cpu())
+        rt.emit(message.ServiceError("cpu", "boom", "tick"))
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_info_level_prints_lifecycle_and_errors_not_telemetry():
+    lines = run_with("info")
+    names = [line["name"] for line in lines]
+    assert names[0] == "runtime.booting"
+    assert "service.error" in names
+    assert "system.cpu.usage.updated" not in names
+    error = next(line for line in lines if line["name"] == "service.error")
+    assert error["severity"] == "error"
+    assert error["data"]["error"] == "boom"
+    assert error["time"] == "2026-01-01T00:00:00+00:00"
+
+
+def test_debug_level_prints_telemetry():
+    lines = run_with("debug")
+    cpu_line = next(line for line in lines if line["name"] == "system.cpu.usage.updated")
+    assert cpu_line["data"]["percent"] == 12.5
+
+
+def test_error_level_prints_only_errors():
+    assert [line["name"] for line in run_with("error")] == ["service.error"]
