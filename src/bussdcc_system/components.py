@@ -1,0 +1,274 @@
+"""The factory: a ``Config`` becomes the telemetry services, devices and processes.
+
+This is the one module that knows both the configuration schema and the component
+constructors (which take plain values). ``build_components`` makes everything;
+``Components.register`` hands it to a runtime; ``Components.apply`` applies a reload's
+``ConfigDiff`` live: new intervals, thresholds and disks are assigned in place, a
+changed device is detached and attached again with its new settings.
+
+With ``devices: None`` (auto-detect), ``detect_devices`` attaches throttling when
+vcgencmd exists or an ``rpi_volt`` hwmon sensor does, and a thermal zone when the host
+has one. A status LED is never auto-detected: a pin is a wiring decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from bussdcc import ClockProtocol, Device, Process, Service
+from bussdcc_system.config import (
+    Config,
+    ConfigDiff,
+    DeviceConfig,
+    StatusLedOptions,
+    ThermalZoneOptions,
+    ThrottlingOptions,
+)
+from bussdcc_system.devices import DevicePollService
+from bussdcc_system.devices.status_led import StatusLed, StatusLedService
+from bussdcc_system.devices.thermal import ThermalZoneDevice
+from bussdcc_system.devices.throttling import DEFAULT_VCGENCMD, ThrottlingDevice
+from bussdcc_system.health import HealthProcess, Thresholds
+from bussdcc_system.host import HostRoot
+from bussdcc_system.state import StateProcess
+from bussdcc_system.telemetry import (
+    AddressSource,
+    CpuService,
+    DiskService,
+    IdentityService,
+    LoadService,
+    MemoryService,
+    NetworkService,
+    ProcessUsageService,
+    TelemetryService,
+    UptimeService,
+)
+
+if TYPE_CHECKING:
+    from bussdcc import Runtime
+
+log = logging.getLogger("bussdcc_system.components")
+
+PROCESS_USAGE_INTERVAL: Final = 5.0
+"""Seconds between samples of the daemon's own CPU and memory (not configurable)."""
+SD_CARD: Final = "mmcblk0"
+"""The SD card's block device on every Pi (``disks.sd_card: null`` picks it if present)."""
+
+_SAMPLED: Final[tuple[str, ...]] = (
+    "cpu",
+    "memory",
+    "disk",
+    "load",
+    "network",
+    "identity",
+    "uptime",
+)
+
+
+def _host(root: HostRoot | str | None) -> HostRoot:
+    return root if isinstance(root, HostRoot) else HostRoot(root)
+
+
+def detect_devices(root: HostRoot | str | None = None) -> list[DeviceConfig]:
+    """The devices whose hardware this host has (``devices: null`` in the config)."""
+    host = _host(root)
+    found = []
+    if host.exists(DEFAULT_VCGENCMD) or host.find_hwmon("rpi_volt") is not None:
+        found.append(DeviceConfig("throttling", "throttling", ThrottlingOptions()))
+    if host.thermal_zones():
+        found.append(DeviceConfig("thermal_zone", "thermal_zone", ThermalZoneOptions()))
+    return found
+
+
+def detect_sd_card(root: HostRoot | str | None = None) -> str | None:
+    host = _host(root)
+    return SD_CARD if host.exists(f"/sys/block/{SD_CARD}/stat") else None
+
+
+def build_device(
+    spec: DeviceConfig, host: HostRoot, *, pin_factory: Any = None
+) -> tuple[Device, Service]:
+    """One device and the service that polls or drives it (named ``device.<id>``)."""
+    options = spec.options
+    if isinstance(options, ThrottlingOptions):
+        throttling = ThrottlingDevice(
+            spec.id,
+            host=host,
+            command=(host.path(options.vcgencmd), "get_throttled"),
+            interval=options.interval,
+        )
+        return throttling, DevicePollService(throttling)
+    if isinstance(options, ThermalZoneOptions):
+        thermal = ThermalZoneDevice(
+            spec.id, host=host, zone=options.zone, interval=options.interval
+        )
+        return thermal, DevicePollService(thermal)
+    if isinstance(options, StatusLedOptions):
+        led = StatusLed(
+            spec.id, pin=options.pin, active_high=options.active_high, pin_factory=pin_factory
+        )
+        return led, StatusLedService(led)
+    raise ValueError(f"unknown device kind {spec.kind!r} for device {spec.id!r}")
+
+
+@dataclass
+class Components:
+    """Everything the appliance runs on the kernel, built from one configuration."""
+
+    config: Config
+    host: HostRoot
+    telemetry: dict[str, TelemetryService]
+    """By sampling key: cpu, memory, disk, load, network, identity, uptime, process."""
+    state: StateProcess
+    health: HealthProcess
+    auto_devices: tuple[DeviceConfig, ...]
+    """What ``detect_devices`` found (used when ``config.devices`` is None)."""
+    devices: dict[str, Device] = field(default_factory=dict)
+    device_services: dict[str, Service] = field(default_factory=dict)
+    pin_factory: Any = None
+    clock: ClockProtocol | None = None
+
+    @property
+    def device_configs(self) -> tuple[DeviceConfig, ...]:
+        """The devices in effect: configured, or auto-detected."""
+        return self.auto_devices if self.config.devices is None else self.config.devices
+
+    @property
+    def services(self) -> list[Service]:
+        return [*self.telemetry.values(), *self.device_services.values()]
+
+    @property
+    def processes(self) -> list[Process]:
+        return [self.state, self.health]
+
+    def _add_device(self, spec: DeviceConfig) -> tuple[Device, Service]:
+        device, service = build_device(spec, self.host, pin_factory=self.pin_factory)
+        self.devices[spec.id] = device
+        self.device_services[spec.id] = service
+        return device, service
+
+    # -- runtime ------------------------------------------------------------------------
+
+    def register(self, runtime: Runtime) -> None:
+        """Devices, then processes (state before health), then services."""
+        for device in self.devices.values():
+            runtime.attach_device(device)
+        for process in self.processes:
+            runtime.register_process(process)
+        for service in self.services:
+            runtime.register_service(service)
+
+    def apply(self, runtime: Runtime, diff: ConfigDiff, config: Config) -> None:
+        """Apply a reload live: only what ``diff`` says changed."""
+        if diff.sampling_changed:
+            self.apply_sampling(config)
+        if diff.health_changed:
+            self.apply_health(config)
+        if diff.disks_changed:
+            self.apply_disks(config, runtime)
+        self.apply_devices(runtime, diff)
+        self.config = config
+
+    def apply_sampling(self, config: Config) -> None:
+        """New intervals take effect at each service's next tick."""
+        for key in _SAMPLED:
+            self.telemetry[key].interval = float(getattr(config.sampling, key))
+        self.config = config
+
+    def apply_health(self, config: Config) -> None:
+        self.health.set_thresholds(Thresholds.from_config(config.health))
+        self.config = config
+
+    def apply_disks(self, config: Config, runtime: Runtime | None = None) -> None:
+        disk = self.telemetry["disk"]
+        assert isinstance(disk, DiskService)
+        mounts = tuple(config.disks.mounts)
+        disk.mounts = mounts
+        disk.sd_card = config.disks.sd_card or detect_sd_card(self.host)
+        self.health.retain_mounts(mounts)
+        if runtime is not None:
+            runtime.state.update("system.disk", _keep(mounts))
+            runtime.state.update("system.disk_io", _keep((disk.sd_card,)))
+        self.config = config
+
+    def apply_devices(self, runtime: Runtime, diff: ConfigDiff) -> None:
+        """Detach removed and changed devices, attach added and changed ones."""
+        for spec in (*diff.devices_removed, *diff.devices_changed):
+            self.remove_device(runtime, spec.id)
+        for spec in (*diff.devices_added, *diff.devices_changed):
+            device, service = self._add_device(spec)
+            runtime.attach_device(device)
+            runtime.register_service(service)
+
+    def remove_device(self, runtime: Runtime, device_id: str) -> None:
+        service = self.device_services.pop(device_id, None)
+        if service is not None and runtime.services.get(service.name) is service:
+            runtime.remove_service(service.name)
+        self.devices.pop(device_id, None)
+        if device_id in runtime.devices():
+            runtime.detach_device(device_id)
+
+
+def _keep(keys: Sequence[str | None]) -> Callable[[Any], Any]:
+    def fn(old: Any) -> Any:
+        return {k: v for k, v in old.items() if k in keys} if isinstance(old, dict) else {}
+
+    return fn
+
+
+def build_components(
+    config: Config,
+    *,
+    root: HostRoot | str | None = None,
+    clock: ClockProtocol | None = None,
+    addresses: AddressSource | None = None,
+    pin_factory: Any = None,
+) -> Components:
+    """Every component for ``config`` on the host at ``root`` (default: $BUSSDCC_SYSTEM_ROOT
+    or ``/``). ``addresses`` replaces psutil for identity (fake hosts), ``pin_factory``
+    gpiozero's default (tests pass a ``MockFactory``). ``clock`` is kept for callers;
+    components read time from the runtime's context."""
+    host = _host(root)
+    s = config.sampling
+    telemetry: dict[str, TelemetryService] = {
+        "cpu": CpuService(host, interval=s.cpu),
+        "memory": MemoryService(host, interval=s.memory),
+        "disk": DiskService(
+            host,
+            interval=s.disk,
+            mounts=config.disks.mounts,
+            sd_card=config.disks.sd_card or detect_sd_card(host),
+        ),
+        "load": LoadService(host, interval=s.load),
+        "network": NetworkService(host, interval=s.network),
+        "identity": IdentityService(host, interval=s.identity, addresses=addresses),
+        "uptime": UptimeService(host, interval=s.uptime),
+        "process": ProcessUsageService(host, interval=PROCESS_USAGE_INTERVAL),
+    }
+    components = Components(
+        config=config,
+        host=host,
+        telemetry=telemetry,
+        state=StateProcess(),
+        health=HealthProcess(Thresholds.from_config(config.health)),
+        auto_devices=tuple(detect_devices(host)),
+        pin_factory=pin_factory,
+        clock=clock,
+    )
+    for spec in components.device_configs:
+        components._add_device(spec)
+    return components
+
+
+__all__ = [
+    "PROCESS_USAGE_INTERVAL",
+    "SD_CARD",
+    "Components",
+    "build_components",
+    "build_device",
+    "detect_devices",
+    "detect_sd_card",
+]

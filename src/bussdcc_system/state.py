@@ -1,0 +1,198 @@
+"""State projection: telemetry and device messages become the shared state tree.
+
+``StateProcess`` (the seed's SystemProcess) is the only writer of ``system.*`` (except
+``system.health``, which ``HealthProcess`` owns) and of ``devices``. Each entry is the
+message's fields plus ``updated`` (the event's wall time, ISO 8601). Names that may
+contain dots (mounts, interfaces, devices) are keys inside one mapping, never parts of
+a state path. The tree is documented in ``docs/telemetry.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from bussdcc import Process, message
+from bussdcc.message import to_jsonable
+from bussdcc_system import messages as m
+
+if TYPE_CHECKING:
+    from bussdcc import Context, Event, Message
+
+PATHS: Final[dict[str, str]] = {
+    m.CpuUsageUpdated.name: "system.cpu",
+    m.MemoryUsageUpdated.name: "system.memory",
+    m.LoadUpdated.name: "system.load",
+    m.UptimeUpdated.name: "system.uptime",
+    m.IdentityUpdated.name: "system.identity",
+    m.ProcessUsageUpdated.name: "system.process",
+}
+"""Messages stored whole at one path."""
+
+_Handler = Callable[["Context", "Event[Message]"], None]
+
+
+def _merge(key: str, value: dict[str, Any]) -> Callable[[Any], Any]:
+    def fn(old: Any) -> Any:
+        new = dict(old) if isinstance(old, dict) else {}
+        new[key] = value
+        return new
+
+    return fn
+
+
+def _merge_into(key: str, value: dict[str, Any]) -> Callable[[Any], Any]:
+    """Update the mapping at ``key`` with ``value``'s items (keeping the others)."""
+
+    def fn(old: Any) -> Any:
+        new = dict(old) if isinstance(old, dict) else {}
+        entry = dict(new.get(key) or {})
+        entry.update(value)
+        new[key] = entry
+        return new
+
+    return fn
+
+
+def _drop(key: str) -> Callable[[Any], Any]:
+    def fn(old: Any) -> Any:
+        new = dict(old) if isinstance(old, dict) else {}
+        new.pop(key, None)
+        return new
+
+    return fn
+
+
+class StateProcess(Process):
+    """Maps each telemetry and device message to its place in ``ctx.state``."""
+
+    name = "state"
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, _Handler] = {name: self._whole for name in PATHS}
+        self._handlers.update(
+            {
+                m.DiskUsageUpdated.name: self._disk,
+                m.DiskIoUpdated.name: self._disk_io,
+                m.NetworkUsageUpdated.name: self._network,
+                m.TemperatureUpdated.name: self._temperature,
+                m.ThrottlingUpdated.name: self._throttling,
+                m.StatusLedChanged.name: self._led,
+                message.DeviceAttached.name: self._device,
+                message.DeviceFailed.name: self._device,
+                message.DeviceDetached.name: self._device,
+            }
+        )
+
+    def start(self, ctx: Context) -> None:
+        """Record the devices the runtime attached before processes started (at boot,
+        their ``device.attached``/``device.failed`` precede every process)."""
+        updated = ctx.clock.now_utc().isoformat()
+        for device in ctx.runtime.devices().values():
+            if device.online:
+                status, error = "online", None
+            elif device.error is not None:
+                status, error = "failed", device.error
+            else:
+                continue  # not attached yet
+            ctx.state.update(
+                "devices",
+                _merge_into(
+                    device.id,
+                    {
+                        "kind": device.kind,
+                        "status": status,
+                        "online": status == "online",
+                        "error": error,
+                        "updated": updated,
+                    },
+                ),
+            )
+
+    def handle_event(self, ctx: Context, evt: Event[Message]) -> None:
+        handler = self._handlers.get(evt.payload.name)
+        if handler is not None:
+            handler(ctx, evt)
+
+    @staticmethod
+    def _data(evt: Event[Message]) -> dict[str, Any]:
+        data = evt.payload.to_dict()
+        data["updated"] = evt.time.isoformat()
+        return data
+
+    def _whole(self, ctx: Context, evt: Event[Message]) -> None:
+        ctx.state.set(PATHS[evt.payload.name], self._data(evt))
+
+    def _disk(self, ctx: Context, evt: Event[Message]) -> None:
+        assert isinstance(evt.payload, m.DiskUsageUpdated)
+        ctx.state.update("system.disk", _merge(evt.payload.mount, self._data(evt)))
+
+    def _disk_io(self, ctx: Context, evt: Event[Message]) -> None:
+        assert isinstance(evt.payload, m.DiskIoUpdated)
+        ctx.state.update("system.disk_io", _merge(evt.payload.device, self._data(evt)))
+
+    def _network(self, ctx: Context, evt: Event[Message]) -> None:
+        msg = evt.payload
+        assert isinstance(msg, m.NetworkUsageUpdated)
+        updated = evt.time.isoformat()
+        interfaces = {}
+        for iface in msg.interfaces:
+            entry = to_jsonable(iface)
+            entry["updated"] = updated
+            interfaces[iface.interface] = entry
+        ctx.state.set("system.network", interfaces)
+        ctx.state.set(
+            "system.network_total",
+            {
+                "rx_bytes_per_s": msg.rx_bytes_per_s,
+                "tx_bytes_per_s": msg.tx_bytes_per_s,
+                "updated": updated,
+            },
+        )
+
+    def _temperature(self, ctx: Context, evt: Event[Message]) -> None:
+        assert isinstance(evt.payload, m.TemperatureUpdated)
+        ctx.state.update("system.temperature", _merge(evt.payload.device, self._data(evt)))
+
+    def _throttling(self, ctx: Context, evt: Event[Message]) -> None:
+        assert isinstance(evt.payload, m.ThrottlingUpdated)
+        ctx.state.update("system.throttling", _merge(evt.payload.device, self._data(evt)))
+
+    def _led(self, ctx: Context, evt: Event[Message]) -> None:
+        msg = evt.payload
+        assert isinstance(msg, m.StatusLedChanged)
+        ctx.state.update(
+            "devices",
+            _merge_into(msg.device, {"pin": msg.pin, "pattern": msg.pattern, "level": msg.level}),
+        )
+
+    def _device(self, ctx: Context, evt: Event[Message]) -> None:
+        msg = evt.payload
+        assert isinstance(
+            msg, message.DeviceAttached | message.DeviceFailed | message.DeviceDetached
+        )
+        if isinstance(msg, message.DeviceAttached):
+            status, error = "online", None
+        elif isinstance(msg, message.DeviceFailed):
+            status, error = "failed", msg.error
+        else:
+            status, error = "detached", None
+        ctx.state.update(
+            "devices",
+            _merge_into(
+                msg.device,
+                {
+                    "kind": msg.kind,
+                    "status": status,
+                    "online": status == "online",
+                    "error": error,
+                    "updated": evt.time.isoformat(),
+                },
+            ),
+        )
+        if status != "online":  # its last reading is no longer current
+            ctx.state.update("system.temperature", _drop(msg.device))
+            ctx.state.update("system.throttling", _drop(msg.device))
+
+
+__all__ = ["PATHS", "StateProcess"]
