@@ -79,9 +79,15 @@ def cpu_usage(prev: CpuTimes, cur: CpuTimes) -> tuple[float, ...] | None:
 
 
 class CpuService(TelemetryService):
-    """``system.cpu.usage.updated`` from ``/proc/stat``; nothing on the first sample."""
+    """``system.cpu.usage.updated`` from ``/proc/stat``; nothing on the first sample.
+
+    Critical: CPU sampling is the appliance's pulse. If it stalls, liveness fails and the
+    systemd watchdog restarts the daemon; if it fails past its restart limit, the daemon
+    exits non-zero so systemd restarts it.
+    """
 
     default_name = "telemetry.cpu"
+    critical = True
 
     def __init__(
         self, host: HostRoot | None = None, *, interval: float = 1.0, name: str | None = None

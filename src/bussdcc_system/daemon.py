@@ -1,0 +1,303 @@
+"""The daemon: the appliance on a SignalRuntime, glued to systemd.
+
+Main thread: signals, reload and watchdog pings (``on_idle``). ``READY=1`` is sent only
+after boot finished, which includes binding the web port. ``WATCHDOG=1`` is sent only
+while the kernel's liveness check passes (a heartbeat went through dispatch end to end
+and every critical service ticks within its deadline), never from a blind timer, so a
+hung dispatch or a stalled critical service makes systemd restart the process.
+SIGHUP re-reads the YAML and applies only the difference; an invalid file keeps the
+running configuration and says why in ``STATUS=``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from bussdcc import BootError, ClockProtocol, Message, Severity, SignalRuntime
+from bussdcc_system import __version__
+from bussdcc_system.components import Components, build_components
+from bussdcc_system.config import (
+    EX_CONFIG,
+    Config,
+    ConfigDiff,
+    ConfigError,
+    diff_configs,
+    load_config,
+    resolve_config_path,
+)
+from bussdcc_system.console import ConsoleSink
+from bussdcc_system.history.sink import HistorySink
+from bussdcc_system.notify import Notifier
+from bussdcc_system.web.interface import WebInterface
+
+log = logging.getLogger("bussdcc_system.daemon")
+
+EX_UNAVAILABLE = 69
+"""Exit status when boot fails for a reason outside the config (e.g. port in use)."""
+
+
+@dataclass(slots=True, frozen=True)
+class ConfigReloaded(Message):
+    name = "config.reloaded"
+    path: str
+    changes: tuple[str, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class ConfigReloadFailed(Message):
+    name = "config.reload_failed"
+    severity = Severity.ERROR
+    path: str
+    errors: tuple[str, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class WatchdogWithheld(Message):
+    """Liveness failed: systemd will restart us unless it recovers in time."""
+
+    name = "daemon.watchdog_withheld"
+    severity = Severity.CRITICAL
+    reasons: tuple[str, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class WatchdogResumed(Message):
+    name = "daemon.watchdog_resumed"
+
+
+class Daemon(SignalRuntime):
+    """bussdcc-system as a long-running service."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path,
+        *,
+        explicit: bool = False,
+        notifier: Notifier | None = None,
+        root: str | None = None,
+        clock: ClockProtocol | None = None,
+        stdout: TextIO | None = None,
+    ) -> None:
+        super().__init__(clock=clock)
+        self.config = config
+        self.config_path = config_path
+        self.explicit = explicit
+        self.notifier = notifier or Notifier()
+        self.root = root
+        interval = self.notifier.watchdog_interval
+        self.idle_interval = min(1.0, interval / 2) if interval else 1.0
+        self._last_ping = float("-inf")
+        self._withheld = False
+        self._last_status = ""
+
+        self.console = ConsoleSink(config.logging.level, stdout)
+        if config.logging.console:
+            self._console_sub = self.events.subscribe(self.console.handle, name="console")
+        self.history: HistorySink | None = None
+        if config.history.enabled:
+            self.history = self._make_history(config)
+        self.components: Components = build_components(config, root=root, clock=self.clock)
+        self.components.register(self)
+        self.web: WebInterface | None = None
+        if config.web.enabled:
+            self.web = WebInterface(
+                config.web, history_dir=config.history.directory, liveness=self.liveness
+            )
+            self.register_interface(self.web)
+
+    # -- construction helpers -----------------------------------------------------------
+
+    def _make_history(self, config: Config) -> HistorySink:
+        sink = HistorySink.from_config(config.history, clock=self.clock, emit=self.emit)
+        sink.subscribe(self.events)
+        return sink
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def boot(self) -> None:
+        self.notifier.status(f"starting bussdcc-system {__version__}")
+        if self.history is not None:
+            self.history.start()
+        try:
+            super().boot()
+        except BaseException:
+            if self.history is not None:
+                self.history.close()
+            raise
+        status = self.describe()
+        self.notifier.ready(status)
+        log.info("ready: %s", status)
+
+    def shutdown(self, reason: str | None = None) -> int:
+        if self.booted:
+            self.notifier.stopping(f"stopping: {reason or self._shutdown_reason or 'requested'}")
+        code = super().shutdown(reason)
+        if self.history is not None:
+            self.history.close()
+        return code
+
+    def describe(self) -> str:
+        """What the daemon is doing, in words, for ``STATUS=``."""
+        parts = []
+        health = self.state.get("system.health.level")
+        parts.append(f"health {health}" if health else "running")
+        devices = self.devices()
+        if devices:
+            failed = [d.id for d in devices.values() if not d.online]
+            online = len(devices) - len(failed)
+            text = f"{online} of {len(devices)} devices online"
+            if failed:
+                text += f" ({', '.join(failed)} failed)"
+            parts.append(text)
+        else:
+            parts.append("no Pi devices")
+        if self.web is not None:
+            parts.append(f"dashboard on port {self.config.web.port}")
+        if self.history is not None:
+            parts.append(f"history in {self.config.history.directory}")
+        return "; ".join(parts)
+
+    # -- main-thread work ---------------------------------------------------------------
+
+    def on_idle(self) -> None:
+        interval = self.notifier.watchdog_interval
+        now = self.clock.monotonic()
+        if interval is not None and now - self._last_ping >= interval:
+            self._feed_watchdog(now)
+        elif interval is None:
+            self._refresh_status()
+
+    def _feed_watchdog(self, now: float) -> None:
+        live = self.liveness()
+        if live.ok:
+            self.notifier.watchdog()
+            self._last_ping = now
+            if self._withheld:
+                self._withheld = False
+                self.emit(WatchdogResumed())
+                log.warning("liveness recovered; feeding the watchdog again")
+            self._refresh_status()
+            return
+        if not self._withheld:
+            self._withheld = True
+            self.emit(WatchdogWithheld(live.reasons))
+            log.critical("liveness failed, not feeding the watchdog: %s", "; ".join(live.reasons))
+        self._set_status("not feeding the watchdog: " + "; ".join(live.reasons))
+
+    def _refresh_status(self) -> None:
+        if not self._withheld:
+            self._set_status(self.describe())
+
+    def _set_status(self, text: str) -> None:
+        if text != self._last_status:
+            self._last_status = text
+            self.notifier.status(text)
+
+    def on_reload(self) -> None:
+        self.notifier.reloading(f"reloading {self.config_path}")
+        try:
+            new = load_config(self.config_path, explicit=self.explicit)
+        except ConfigError as exc:
+            errors = tuple(str(i) for i in exc.issues)
+            self.emit(ConfigReloadFailed(str(self.config_path), errors))
+            log.error("reload failed, keeping the running configuration: %s", "; ".join(errors))
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            text = f"reload failed, still running the previous configuration: {errors[0]}{more}"
+            self._last_status = text
+            self.notifier.ready(text)
+            return
+        diff = diff_configs(self.config, new, auto_devices=self.components.auto_devices)
+        changes = tuple(diff.describe())
+        self.apply(diff, new)
+        self.config = new
+        self.emit(ConfigReloaded(str(self.config_path), changes))
+        log.info("reloaded %s: %s", self.config_path, "; ".join(changes) or "no changes")
+        summary = f"{len(changes)} change(s) applied" if changes else "no changes"
+        text = f"reloaded ({summary}); {self.describe()}"
+        self._last_status = text
+        self.notifier.ready(text)
+
+    def apply(self, diff: ConfigDiff, new: Config) -> None:
+        """Apply only what changed, live, without a restart."""
+        self.components.apply(self, diff, new)
+        if diff.logging_changed:
+            self.console.set_level(new.logging.level)
+            logging.getLogger().setLevel(_log_level(new.logging.level))
+            if new.logging.console != self.config.logging.console:
+                if new.logging.console:
+                    self._console_sub = self.events.subscribe(self.console.handle, name="console")
+                else:
+                    self._console_sub.cancel()
+        if diff.history_changed:
+            if self.history is not None:
+                self.history.close()
+                self.history = None
+            if new.history.enabled:
+                self.history = self._make_history(new)
+                self.history.start()
+        if diff.web_changed:
+            self._apply_web(new)
+
+    def _apply_web(self, new: Config) -> None:
+        if self.web is not None and new.web.enabled:
+            self.web.apply_config(new.web)
+        elif self.web is not None:
+            self.web.stop(self.ctx)
+            self.web = None
+        elif new.web.enabled:
+            self.web = WebInterface(
+                new.web, history_dir=new.history.directory, liveness=self.liveness
+            )
+            self.register_interface(self.web)
+
+
+def _log_level(level: str) -> int:
+    return {
+        "debug": logging.DEBUG,
+        "info": logging.INFO,
+        "warning": logging.WARNING,
+        "error": logging.ERROR,
+        "critical": logging.CRITICAL,
+    }[level]
+
+
+def setup_logging(level: str) -> None:
+    """Plain lines on stderr; under systemd the journal adds time and unit."""
+    logging.basicConfig(
+        level=_log_level(level),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def run_main(cli_path: str | None) -> int:
+    """``bussdcc-system run``: the process exit status (0, 78 bad config, 69, 70)."""
+    path, explicit = resolve_config_path(cli_path)
+    notifier = Notifier()
+    try:
+        config = load_config(path, explicit=explicit)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(f"bussdcc-system: {issue}", file=sys.stderr)
+        notifier.status(f"configuration error: {exc.issues[0]}")
+        return EX_CONFIG
+    setup_logging(config.logging.level)
+    try:
+        daemon = Daemon(config, path, explicit=explicit, notifier=notifier)
+    except Exception as exc:
+        print(f"bussdcc-system: cannot start: {exc}", file=sys.stderr)
+        notifier.status(f"cannot start: {exc}")
+        return EX_UNAVAILABLE
+    try:
+        return daemon.run()
+    except BootError as exc:
+        cause = exc.__cause__ or exc
+        print(f"bussdcc-system: cannot start: {cause}", file=sys.stderr)
+        notifier.status(f"cannot start: {cause}")
+        return EX_UNAVAILABLE
