@@ -1,0 +1,175 @@
+"""WebInterface: the dashboard as a bussdcc Interface.
+
+``start`` binds the port synchronously (so READY=1 means the dashboard answers) and
+serves in a background thread; a port it cannot have is a ``BindError`` naming the
+address and the reason, which fails the boot. ``handle_event`` runs on the dispatch
+thread and only records and wakes (O(1), never blocks). ``stop`` closes the listener,
+disconnects the browsers (they reconnect by themselves) and ends the broadcast
+thread, each within a bounded time. ``apply_config`` takes a reloaded ``WebConfig``:
+a new token or origin list applies at once, a new host or port rebinds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bussdcc import Interface
+from bussdcc_system.web.app import SOCKETIO_PATH, Web, WebSettings, create_app, get_web
+from bussdcc_system.web.server import BindError, WebServer
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from bussdcc import Context, Event, Message
+    from bussdcc_system.config import WebConfig
+
+log = logging.getLogger("bussdcc_system.web")
+
+_UNSET: Any = object()
+
+
+class WebInterface(Interface):
+    """Flask + Socket.IO dashboard, JSON API and ``/metrics`` on ``host:port``."""
+
+    name = "web"
+
+    def __init__(
+        self,
+        config: WebConfig,
+        *,
+        history_dir: str | None = None,
+        token: str | None = _UNSET,
+        started_at: float | None = None,
+        liveness: Callable[[], object] | None = None,
+        stop_timeout: float = 2.0,
+    ) -> None:
+        self.config = config
+        self.history_dir = history_dir
+        self.settings = WebSettings(
+            token=config.token if token is _UNSET else token,
+            allowed_origins=tuple(config.allowed_origins),
+        )
+        self.started_at = started_at if started_at is not None else time.time()
+        self.liveness = liveness
+        self.stop_timeout = stop_timeout
+        self.app: Flask | None = None
+        self.web: Web | None = None
+        self._server: WebServer | None = None
+        self._lock = threading.RLock()
+        self._ctx: Context | None = None
+
+    # -- lifecycle (runtime thread) -------------------------------------------------------
+
+    def attach(self, ctx: Context) -> None:
+        self._ctx = ctx
+        if self.app is None:
+            self.app = create_app(
+                state=ctx.state,
+                settings=self.settings,
+                history_dir=self.history_dir,
+                emit=ctx.emit,
+                liveness=self.liveness,
+                started_at=self.started_at,
+            )
+            self.web = get_web(self.app)
+
+    def start(self, ctx: Context) -> None:
+        if self.app is None:
+            self.attach(ctx)
+        with self._lock:
+            if self._server is None:
+                self._server = self._serve(self.config.host, self.config.port)
+        assert self.web is not None
+        self.web.bridge.start()
+
+    def _serve(self, host: str, port: int) -> WebServer:
+        assert self.app is not None
+        server = WebServer(host, port, self.app)  # binds now, or raises BindError
+        server.start()
+        log.info("dashboard listening on %s", server.url)
+        return server
+
+    def stop(self, ctx: Context | None = None) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None and not server.close(self.stop_timeout):
+            log.warning("the web server thread did not stop within %.1fs", self.stop_timeout)
+        self._disconnect_all()
+        if self.web is not None and not self.web.bridge.stop(self.stop_timeout):
+            log.warning("the dashboard push thread did not stop within %.1fs", self.stop_timeout)
+
+    def _disconnect_all(self) -> None:
+        """Close every Engine.IO session: browsers see the transport close and reconnect on
+        their own (a Socket.IO-level disconnect would tell them not to). Never waits for
+        a client to read the close packet: a vanished one never will."""
+        if self.web is None:
+            return
+        eio = self.web.socketio.server.eio
+        for sid, sock in list(eio.sockets.items()):
+            try:
+                sock.close(wait=False)
+            except Exception as exc:  # pragma: no cover - a session closing under our feet
+                log.debug("closing dashboard session %s: %r", sid, exc)
+            eio.sockets.pop(sid, None)
+
+    # -- dispatch thread: O(1), never blocks ------------------------------------------------
+
+    def handle_event(self, ctx: Context, evt: Event[Message]) -> None:
+        web = self.web
+        if web is None:
+            return
+        if web.journal.wants(evt):
+            web.journal.add(evt)
+        web.bridge.notify()
+
+    # -- reload -----------------------------------------------------------------------------
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Where the dashboard listens now (the real port when configured with 0)."""
+        with self._lock:
+            return (self._server.host, self._server.port) if self._server else None
+
+    @property
+    def url(self) -> str | None:
+        with self._lock:
+            return self._server.url if self._server else None
+
+    def apply_config(self, config: WebConfig) -> None:
+        """Apply a reloaded configuration; raise ``BindError`` (keeping the old bind) if the
+        new address cannot be had."""
+        old = self.config
+        self.settings.token = config.token
+        self.settings.allowed_origins = tuple(config.allowed_origins)
+        with self._lock:
+            moved = (config.host, config.port) != (old.host, old.port)
+            if not moved or self._server is None:
+                self.config = config
+                return
+            current = self._server
+            try:
+                new = self._serve(config.host, config.port)
+            except BindError:
+                if config.port != current.port and config.port != 0:
+                    raise
+                # Same port on another address: the old wildcard bind may hold it.
+                current.close(self.stop_timeout)
+                self._server = None
+                try:
+                    new = self._serve(config.host, config.port)
+                except BindError:
+                    self._server = self._serve(old.host, current.port)
+                    raise
+            else:
+                current.close(self.stop_timeout)
+            self._server = new
+            self.config = config
+        self._disconnect_all()
+        log.info("dashboard moved to %s", new.url)
+
+
+__all__ = ["SOCKETIO_PATH", "BindError", "WebInterface"]

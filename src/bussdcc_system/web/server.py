@@ -1,0 +1,121 @@
+"""The HTTP server: a socket bound synchronously, served by werkzeug in one thread.
+
+The port is bound in the constructor, so when the daemon says READY=1 the dashboard
+answers, and a port in use is a clear error at boot, not a ``sys.exit`` from inside
+werkzeug (which newer werkzeug does when *it* binds). Requests run in daemon threads
+(werkzeug's threaded server), which Flask-SocketIO's "threading" mode needs; access logs
+are dropped and werkzeug's own messages go to this module's logger.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import threading
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import (
+    LISTEN_QUEUE,
+    ThreadedWSGIServer,
+    WSGIRequestHandler,
+    get_sockaddr,
+    select_address_family,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+log = logging.getLogger("bussdcc_system.web")
+
+
+class BindError(RuntimeError):
+    """The dashboard cannot listen where the configuration says."""
+
+
+class _Handler(WSGIRequestHandler):
+    """No access log (the journal is not a web log). What werkzeug says about one
+    connection (bad request syntax, a WebSocket's close frame read as a request) is the
+    client's business: debug level."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        log.debug("%s: " + message.rstrip(), self.address_string(), *args)
+
+
+class _Server(ThreadedWSGIServer):
+    def log(self, type: str, message: str, *args: Any) -> None:
+        log.log(logging.DEBUG if type == "info" else logging.ERROR, message.rstrip(), *args)
+
+
+def _describe(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror})"
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port`` 0 picks a free one)."""
+    label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family = select_address_family(host, port)
+        address = get_sockaddr(host, port, family)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise BindError(f"cannot listen on {label}: {_describe(exc)}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(LISTEN_QUEUE)
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"cannot listen on {label}: {_describe(exc)}") from exc
+    sock.set_inheritable(False)
+    return sock
+
+
+class WebServer:
+    """One bound address serving one WSGI app until ``close``."""
+
+    def __init__(self, host: str, port: int, app: WSGIApplication) -> None:
+        self.host = host
+        sock = bind_socket(host, port)
+        try:
+            self._server = _Server(host, port, app, handler=_Handler, fd=sock.fileno())
+        finally:
+            sock.close()  # the server holds its own duplicate of the descriptor
+        self.port: int = self._server.port
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = "[::1]" if host == "::" else (f"[{host}]" if ":" in host else host)
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name=f"web:{self.port}",
+            daemon=True,
+        )
+        self._thread = thread
+        thread.start()
+
+    def close(self, timeout: float = 2.0) -> bool:
+        """Stop accepting and release the port; False if the serving thread lingers."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            # serve_forever polls for the shutdown flag every poll_interval seconds.
+            stopper = threading.Thread(target=self._server.shutdown, daemon=True)
+            stopper.start()
+            stopper.join(timeout)
+            thread.join(timeout)
+        self._server.server_close()
+        return thread is None or not thread.is_alive()
