@@ -292,6 +292,15 @@ class StatusLedChanged(Message):
     """The health level it shows (``None`` when turned off)."""
 
 
+@dataclass(slots=True, frozen=True)
+class LedTestRequested(Message):
+    """Someone with the web token asked the status LED to show its test pattern."""
+
+    name = "device.status_led.test_requested"
+    seconds: float
+    requested_by: str
+
+
 # --- health --------------------------------------------------------------------------
 
 

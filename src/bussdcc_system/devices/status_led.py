@@ -30,6 +30,9 @@ PATTERNS: Final[dict[str | None, tuple[str, float | None]]] = {
 }
 """Health level -> (pattern name, seconds per half period; None = steady)."""
 
+TEST_PATTERN: Final = ("test", 0.5)
+"""``POST /api/led/test``: 0.5 s on / 0.5 s off for the requested seconds, then health again."""
+
 _NO_FACTORY: Final = (
     "no GPIO pin factory available: install python3-lgpio (Raspberry Pi OS has it) "
     "or python3-rpi.gpio; a PC has no GPIO pins"
@@ -80,6 +83,7 @@ class StatusLed(Device):
         self._half: float | None = None
         self._started = 0.0
         self._lit = False
+        self._test_until: float | None = None
         self._lock = threading.RLock()
 
     # -- Device -----------------------------------------------------------------------
@@ -132,6 +136,9 @@ class StatusLed(Device):
         """Show ``level`` from monotonic time ``now``; True if the pattern changed."""
         pattern, half = PATTERNS.get(level, PATTERNS["critical"])
         with self._lock:
+            if self._test_until is not None:  # remember it; shown when the test ends
+                self.level = level
+                return False
             if self.led is None or (pattern == self.pattern and level == self.level):
                 return False
             self.level, self.pattern, self._half, self._started = level, pattern, half, now
@@ -140,8 +147,29 @@ class StatusLed(Device):
             self.ctx.emit(m.StatusLedChanged(self.id, self.pin, pattern, level))
         return True
 
+    def start_test(self, seconds: float, now: float) -> bool:
+        """Blink the test pattern until ``now + seconds``, then show health again."""
+        pattern, half = TEST_PATTERN
+        with self._lock:
+            if self.led is None:
+                return False
+            self._test_until = now + seconds
+            self.pattern, self._half, self._started = pattern, half, now
+            self._set(True)
+        if self.ctx is not None:
+            self.ctx.emit(m.StatusLedChanged(self.id, self.pin, pattern, self.level))
+        return True
+
     def step(self, now: float) -> None:
         """Advance a blink pattern to time ``now`` (a no-op when steady)."""
+        with self._lock:
+            until = self._test_until
+        if until is not None and now >= until:
+            with self._lock:
+                self._test_until = None
+                level = self.level
+            self.show(level, now)  # the pattern is "test", so this always applies
+            return
         with self._lock:
             half = self._half
             if half is None or self.led is None:
@@ -168,10 +196,12 @@ class StatusLedService(Service):
         payload = evt.payload
         if isinstance(payload, m.HealthChanged) and self.led.online:
             self.led.show(payload.level, evt.monotonic)
+        elif isinstance(payload, m.LedTestRequested) and self.led.online:
+            self.led.start_test(payload.seconds, evt.monotonic)
 
     def tick(self, ctx: Context) -> None:
         if self.led.online:
             self.led.step(ctx.clock.monotonic())
 
 
-__all__ = ["PATTERNS", "StatusLed", "StatusLedService"]
+__all__ = ["PATTERNS", "TEST_PATTERN", "StatusLed", "StatusLedService"]

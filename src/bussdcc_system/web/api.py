@@ -14,14 +14,13 @@ import logging
 import math
 import re
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from bussdcc import Message
 from bussdcc_system import messages as m
 from bussdcc_system.web.app import EXTENSION, Web, _error
 
@@ -44,15 +43,6 @@ MAX_POINTS: Final = 1000
 DEFAULT_POINTS: Final = 120
 MAX_EPISODE_DAYS: Final = 90
 OPENAPI_PATH: Final = Path(__file__).resolve().parent / "openapi.json"
-
-
-@dataclass(slots=True, frozen=True)
-class LedTestRequested(Message):
-    """Someone with the token asked the status LED to show its test pattern."""
-
-    name = "device.status_led.test_requested"
-    seconds: float
-    requested_by: str
 
 
 def _web() -> Web:
@@ -354,7 +344,7 @@ def led_test() -> Response | tuple[Response, int]:
         seconds = float(raw)
     if web.emit is None:
         abort(503, description="not connected to a runtime")
-    web.emit(LedTestRequested(seconds=seconds, requested_by=request.remote_addr or "?"))
+    web.emit(m.LedTestRequested(seconds=seconds, requested_by=request.remote_addr or "?"))
     return jsonify({"accepted": True, "seconds": seconds}), 202
 
 

@@ -184,3 +184,26 @@ def test_service_shows_the_level_already_in_state(
     boot_with_led(runtime, clock)
     clock.advance(1.0)
     assert states(factory)[:6] == [False, True, False, True, False, True]
+
+
+def test_test_pattern_blinks_then_returns_to_health(
+    factory: MockFactory, clock: SimClock, runtime: Runtime, bus: BusLog
+) -> None:
+    boot_with_led(runtime, clock)
+    runtime.emit(m.health_changed("ok", None, ()))
+    clock.advance(1.0)
+    factory.pin(PIN).clear_states()
+    runtime.emit(m.LedTestRequested(seconds=2.0, requested_by="127.0.0.1"))
+    clock.advance(2.05)  # (already on) 0.5 s on / 0.5 s off for 2 s, then steady on again
+    assert states(factory) == [True, False, True, False, True]
+    # A health change during the test is remembered and shown when the test ends.
+    runtime.emit(m.LedTestRequested(seconds=1.0, requested_by="127.0.0.1"))
+    runtime.emit(m.health_changed("warning", "ok", ("x",)))
+    clock.advance(1.05)
+    clock.advance(1.0)
+    assert [x.pattern for x in bus.of(m.StatusLedChanged)][-4:] == [
+        "test",
+        "on",
+        "test",
+        "slow_blink",
+    ]
