@@ -7,9 +7,11 @@ arguments and hands over, so ``bussdcc-system --help`` stays the one map.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 
+from bussdcc import Runtime
 from bussdcc_system import __version__
 
 EX_CONFIG = 78
@@ -28,12 +30,41 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config",
         metavar="PATH",
-        help="configuration file (default: $BUSSDCC_SYSTEM_CONFIG or /etc/bussdcc-system/config.yaml)",
+        help="configuration file (default: $BUSSDCC_SYSTEM_CONFIG or "
+        "/etc/bussdcc-system/config.yaml)",
     )
 
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("path", nargs="?", help="file to check (default: the active config)")
+
+    from bussdcc_system.history.cli import add_history_parser, add_replay_parser
+
+    add_history_parser(sub)
+    replay = add_replay_parser(sub, setup=_replay_dashboard)
+    replay.add_argument(
+        "--port",
+        type=int,
+        default=8087,
+        help="serve the replay dashboard on this port (8087; the live one keeps 8086)",
+    )
+    replay.add_argument("--config", metavar="PATH", help="configuration file (thresholds, web)")
     return parser
+
+
+def _replay_dashboard(runtime: Runtime, args: argparse.Namespace) -> None:
+    """Replay shows the past day on the live dashboard (state, health and web)."""
+    from bussdcc_system.config import load_config, resolve_config_path
+    from bussdcc_system.health import HealthProcess, Thresholds
+    from bussdcc_system.state import StateProcess
+    from bussdcc_system.web.interface import WebInterface
+
+    path, explicit = resolve_config_path(getattr(args, "config", None))
+    config = load_config(path, explicit=explicit)
+    runtime.register_process(StateProcess())
+    runtime.register_process(HealthProcess(Thresholds.from_config(config.health)))
+    web = dataclasses.replace(config.web, port=args.port)
+    runtime.register_interface(WebInterface(web, history_dir=args.dir or config.history.directory))
+    print(f"replay dashboard on http://{web.host}:{web.port}/", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bussdcc_system.config import check_config_main
 
         return check_config_main(args.path)
+    func = getattr(args, "func", None)
+    if func is not None:
+        return int(func(args))
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover - parser.error exits
 

@@ -1,0 +1,45 @@
+"""History: an append-only JSONL record of every event, and what is read back from it.
+
+- ``sink.HistorySink`` writes (off the dispatch thread, batched, SD-card friendly).
+- ``reader`` lists segments and yields records in write order, clock-corrected.
+- ``query.query_series`` downsamples a metric for charts (per-minute rollups).
+- ``episodes.find_episodes`` finds under-voltage and throttling episodes.
+- ``replay`` feeds a recorded range back through a runtime at a chosen speed.
+- ``cli`` registers the ``history`` and ``replay`` subcommands.
+
+See ``docs/history.md``.
+"""
+
+from bussdcc_system.history.episodes import Episode, find_episodes
+from bussdcc_system.history.query import Bucket, Series, list_metrics, query_series
+from bussdcc_system.history.reader import Record, SegmentInfo, list_segments, read_records
+from bussdcc_system.history.replay import ReplayClock, ReplayResult, replay, replay_range
+from bussdcc_system.history.sink import (
+    HistoryDropped,
+    HistorySink,
+    HistoryWriteFailed,
+    HistoryWriteResumed,
+    SinkStats,
+)
+
+__all__ = [
+    "Bucket",
+    "Episode",
+    "HistoryDropped",
+    "HistorySink",
+    "HistoryWriteFailed",
+    "HistoryWriteResumed",
+    "Record",
+    "ReplayClock",
+    "ReplayResult",
+    "SegmentInfo",
+    "Series",
+    "SinkStats",
+    "find_episodes",
+    "list_metrics",
+    "list_segments",
+    "query_series",
+    "read_records",
+    "replay",
+    "replay_range",
+]

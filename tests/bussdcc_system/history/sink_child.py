@@ -1,0 +1,125 @@
+"""A real process writing history through HistorySink, for the crash and limit tests.
+
+``python sink_child.py crash DIR RUN``: emit ``test.tick`` events forever on the real
+clock (flush every 20 ms, rotate every 250 ms, gzip) and print ``ack N`` whenever the
+sink's count of written records changes. The parent kills it with SIGKILL.
+
+``python sink_child.py fsize DIR``: the same sink on a SimClock under RLIMIT_FSIZE (a
+"full disk" without root); prints the messages the sink reported, as JSON lines.
+
+``python sink_child.py unwritable DIR``: write into DIR (made unwritable by the parent);
+prints the reported messages as JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bussdcc import EventBus, Message, SimClock, SystemClock
+from bussdcc_system.history.sink import HistorySink
+
+
+@dataclass(slots=True, frozen=True)
+class Tick(Message):
+    name = "test.tick"
+    run: int
+    i: int
+    pad: str
+
+
+def crash(directory: str, run: int) -> None:
+    sink = HistorySink(
+        directory,
+        clock=SystemClock(),
+        boot_id="crash-boot",
+        flush_interval=0.02,
+        rotate_interval=0.25,
+        compress=True,
+        buffer_size=10**7,
+        retention_days=None,
+        max_size_mb=None,
+    )
+    bus = EventBus()
+    sink.subscribe(bus)
+    sink.start()
+
+    def monitor() -> None:
+        last = 0
+        while True:
+            n = sink.stats().records
+            if n != last:
+                sys.stdout.write(f"ack {n}\n")
+                sys.stdout.flush()
+                last = n
+            time.sleep(0.002)
+
+    threading.Thread(target=monitor, daemon=True).start()
+    i = 0
+    while True:
+        i += 1
+        bus.emit(Tick(run, i, "x" * (i % 200)))
+        if i % 10 == 0:
+            time.sleep(0.001)
+
+
+def _report(emitted: list[Message]) -> None:
+    for m in emitted:
+        print(json.dumps({"name": m.name, **m.to_dict()}), flush=True)
+    emitted.clear()
+
+
+def fsize(directory: str) -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    clock = SimClock(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
+    emitted: list[Message] = []
+    sink = HistorySink(directory, clock=clock, emit=emitted.append, boot_id="fsize", compress=False)
+    bus = EventBus(clock)
+    sink.subscribe(bus)
+    sink.start()
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20000, hard))
+    for i in range(300):
+        bus.emit(Tick(1, i + 1, "y" * 100))
+        if i % 60 == 59:
+            clock.advance(5)
+    clock.advance(5)
+    print(json.dumps({"stats": sink.stats().records}), flush=True)
+    _report(emitted)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # "space" is back
+    clock.advance(5)
+    _report(emitted)
+    sink.close()
+    print(json.dumps({"stats": sink.stats().records}), flush=True)
+
+
+def unwritable(directory: str) -> None:
+    clock = SimClock(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
+    emitted: list[Message] = []
+    sink = HistorySink(directory, clock=clock, emit=emitted.append, boot_id="unwritable")
+    bus = EventBus(clock)
+    sink.subscribe(bus)
+    sink.start()
+    bus.emit(Tick(1, 1, ""))
+    clock.advance(5)
+    bus.emit(Tick(1, 2, ""))
+    clock.advance(5)
+    _report(emitted)
+    sink.close()
+    print(json.dumps({"stats": sink.stats().records, "pending": sink.stats().pending}), flush=True)
+
+
+if __name__ == "__main__":
+    mode, target = sys.argv[1], sys.argv[2]
+    if mode == "crash":
+        crash(target, int(sys.argv[3]))
+    elif mode == "fsize":
+        fsize(target)
+    else:
+        unwritable(target)
