@@ -1,0 +1,117 @@
+"""Fixtures for the packaging and real-systemd tier: prerequisites, the built .debs,
+and the timings every run records (printed, and written to artifacts/system-timings.json).
+
+Prerequisites missing (not root, no systemd-nspawn, no debootstrap, ...) skip these tests
+with the reason, except under CI=true, where a missing prerequisite is a failure: CI must
+not go green by skipping the tier that proves the package works.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nspawn_container import DASHBOARD_PORT, clean_env, port_in_use
+from service_checks import TIMINGS_FILE, Timings, require, require_tools
+
+REPO = Path(__file__).resolve().parents[2]
+_TIMINGS_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+# --------------------------------------------------------------------------- timings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_TIMINGS_KEY] = {}
+
+
+@pytest.fixture(scope="session")
+def timings(pytestconfig: pytest.Config) -> Timings:
+    return Timings(pytestconfig.stash[_TIMINGS_KEY])
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    store = config.stash.get(_TIMINGS_KEY, {})
+    if not store:
+        return
+    terminalreporter.section("bussdcc-system packaging and systemd figures")
+    for section, values in sorted(store.items()):
+        for key, value in sorted(values.items()):
+            terminalreporter.write_line(f"{section}.{key}: {value}")
+    terminalreporter.write_line(f"(saved to {TIMINGS_FILE})")
+
+
+# --------------------------------------------------------------------------- prerequisites
+
+
+@pytest.fixture(scope="session")
+def build_prereqs() -> None:
+    """Building the .deb: dpkg-buildpackage and the build-deps, or root to install them."""
+    require_tools("dpkg-buildpackage", "dpkg-deb")
+    if os.geteuid() != 0:
+        check = subprocess.run(
+            ["dpkg-checkbuilddeps"], cwd=REPO, env=clean_env(), capture_output=True, text=True
+        )
+        require(check.returncode == 0, f"not root and build-deps missing: {check.stderr.strip()}")
+
+
+@pytest.fixture(scope="session")
+def container_prereqs() -> None:
+    """Booting a real systemd: root, systemd-nspawn, debootstrap, nsenter, a free port."""
+    require(os.geteuid() == 0, "needs root (systemd-nspawn, debootstrap)")
+    require_tools("systemd-nspawn", "debootstrap", "nsenter", "tar")
+    require(
+        not port_in_use(DASHBOARD_PORT),
+        f"port {DASHBOARD_PORT} is already in use on this machine; the container shares the "
+        "host network and its dashboard needs that port",
+    )
+
+
+# --------------------------------------------------------------------------- packages
+
+
+def build_deb(outdir: Path, version: str | None = None) -> Path:
+    cmd = [str(REPO / "scripts" / "build-deb.sh"), "-o", str(outdir)]
+    if version:
+        cmd += ["--version", version]
+    result = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"build-deb.sh failed:\n{result.stderr[-6000:]}"
+    deb = Path(result.stdout.strip().splitlines()[-1])
+    assert deb.is_file(), f"build-deb.sh printed {deb}, which is not a file"
+    return deb
+
+
+def changelog_version() -> str:
+    first = (REPO / "debian" / "changelog").read_text().splitlines()[0]
+    return first.split("(", 1)[1].split(")", 1)[0]
+
+
+@pytest.fixture(scope="session")
+def deb(build_prereqs: None, tmp_path_factory: pytest.TempPathFactory, timings: Timings) -> Path:
+    """The package built from this tree (scripts/build-deb.sh)."""
+    start = time.monotonic()
+    path = build_deb(tmp_path_factory.mktemp("deb"))
+    timings.record("package", "build_s", time.monotonic() - start)
+    timings.record("package", "deb_size_bytes", path.stat().st_size)
+    timings.record("package", "deb_name", path.name)
+    return path
+
+
+@pytest.fixture(scope="session")
+def deb_upgrade(build_prereqs: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tree built as a newer version (changelog entry in a temporary copy)."""
+    return build_deb(tmp_path_factory.mktemp("deb-upgrade"), f"{changelog_version()}+test1")
+
+
+@pytest.fixture(scope="session")
+def system_workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where container root filesystems are unpacked (removed after each container)."""
+    path = tmp_path_factory.mktemp("containers")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
