@@ -94,6 +94,8 @@ class Daemon(SignalRuntime):
         self._last_ping = float("-inf")
         self._withheld = False
         self._last_status = ""
+        self._reload_error: str | None = None
+        """Shown in every STATUS= until a reload succeeds: the file on disk is not in use."""
 
         self.console = ConsoleSink(config.logging.level, stdout)
         if config.logging.console:
@@ -144,6 +146,10 @@ class Daemon(SignalRuntime):
     def describe(self) -> str:
         """What the daemon is doing, in words, for ``STATUS=``."""
         parts = []
+        if self._reload_error is not None:
+            parts.append(
+                "reload failed, still running the previous configuration: " + self._reload_error
+            )
         health = self.state.get("system.health.level")
         parts.append(f"health {health}" if health else "running")
         devices = self.devices()
@@ -207,10 +213,12 @@ class Daemon(SignalRuntime):
             self.emit(ConfigReloadFailed(str(self.config_path), errors))
             log.error("reload failed, keeping the running configuration: %s", "; ".join(errors))
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            text = f"reload failed, still running the previous configuration: {errors[0]}{more}"
+            self._reload_error = f"{errors[0]}{more}"
+            text = self.describe()
             self._last_status = text
             self.notifier.ready(text)
             return
+        self._reload_error = None
         diff = diff_configs(self.config, new, auto_devices=self.components.auto_devices)
         changes = tuple(diff.describe())
         self.apply(diff, new)

@@ -126,6 +126,14 @@ def test_invalid_reload_keeps_running_config_and_says_why(notify, setup):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
             assert resp.status == 200
         notify.wait_for(lambda m: m.get("WATCHDOG") == "1", timeout=10)
+        # The reason stays in STATUS= (systemctl status) until a reload succeeds.
+        later = notify.collect(2.5)
+        statuses = [m["STATUS"] for m in later if "STATUS" in m]
+        assert all(s.startswith("reload failed") for s in statuses), statuses
+        config.write_text(good)
+        daemon.signal(signal.SIGHUP)
+        fixed = notify.wait_for(lambda m: m.get("READY") == "1")
+        assert fixed["STATUS"].startswith("reloaded (no changes)")
         daemon.signal(signal.SIGTERM)
         assert daemon.wait() == 0
     events = [json.loads(line) for line in daemon.stdout().splitlines()]

@@ -124,10 +124,13 @@ class TestBookworm:
 
         shown = wait_for("the reason in `systemctl status`", reason, timeout=30)
         print(f"systemctl status after a broken reload:\n{shown}")
-        # STATUS= says it too, but the daemon currently replaces that text with its
-        # regular summary at its next watchdog ping (0-5 s later), so only report it.
-        print(f"StatusText now: {service(bookworm)['StatusText']}")
+        # STATUS= keeps saying it (across watchdog pings) until a reload succeeds.
         after = wait_active(bookworm)
+        status = service(bookworm)["StatusText"]
+        assert status.startswith("reload failed, still running the previous configuration: "), (
+            status
+        )
+        assert "config.yaml:" in status
         assert after["MainPID"] == before["MainPID"]
         assert after["NRestarts"] == before["NRestarts"]
         wait_healthz(timeout=30)
