@@ -171,12 +171,17 @@ class StateProcess(Process):
         assert isinstance(
             msg, message.DeviceAttached | message.DeviceFailed | message.DeviceDetached
         )
+        if isinstance(msg, message.DeviceDetached):
+            # Detached on purpose (reload removed it, or shutdown): no longer a device of
+            # this appliance, so it must not linger as "offline" in the API or /metrics.
+            ctx.state.update("devices", _drop(msg.device))
+            ctx.state.update("system.temperature", _drop(msg.device))
+            ctx.state.update("system.throttling", _drop(msg.device))
+            return
         if isinstance(msg, message.DeviceAttached):
             status, error = "online", None
-        elif isinstance(msg, message.DeviceFailed):
-            status, error = "failed", msg.error
         else:
-            status, error = "detached", None
+            status, error = "failed", msg.error
         ctx.state.update(
             "devices",
             _merge_into(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.bussdcc_system.telemetry_helpers import BusLog
 
 from bussdcc import Runtime, Severity, SimClock, message
 from bussdcc_system import messages as m
 from bussdcc_system.health import HealthProcess, Thresholds
+from tests.bussdcc_system.telemetry_helpers import BusLog
 
 POWER = "(check the power supply and cable)"
 

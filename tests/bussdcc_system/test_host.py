@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.bussdcc_system.telemetry_helpers import FIXTURES, HOSTS, copy_host, write
 
 from bussdcc_system.host import (
     ROOT_ENV,
@@ -17,6 +16,7 @@ from bussdcc_system.host import (
     parse_os_release,
     parse_proc_stat,
 )
+from tests.bussdcc_system.telemetry_helpers import FIXTURES, HOSTS, copy_host, write
 
 KIB = 1024
 

@@ -154,7 +154,8 @@ def test_detached_or_failed_device_drops_its_reading(runtime: Runtime) -> None:
     assert set(get(runtime, "system.temperature")) == {"other"}
     runtime.emit(message.DeviceDetached("other", "thermal_zone"))
     assert get(runtime, "system.temperature") == {}
-    assert get(runtime, "devices.other.status") == "detached"
+    assert get(runtime, "devices.other") is None  # detached on purpose: no longer listed
+    assert get(runtime, "devices.thermal_zone.status") == "failed"
 
 
 def test_status_led_pattern_joins_its_device_entry(runtime: Runtime) -> None:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.bussdcc_system.telemetry_helpers import FIXTURES, HOSTS, BusLog, copy_host, write
 
 from bussdcc import Context, Runtime, SimClock
 from bussdcc_system import messages as m
@@ -29,6 +28,7 @@ from bussdcc_system.telemetry import (
     cpu_usage,
     psutil_addresses,
 )
+from tests.bussdcc_system.telemetry_helpers import FIXTURES, HOSTS, BusLog, copy_host, write
 
 KIB = 1024
 

@@ -156,8 +156,10 @@ class Page:
         return str(self.page.locator(f'[data-k="{key}"]').first.inner_text())
 
     def charts_drawn(self) -> None:
-        wait_for(lambda: self.page.evaluate("window.__dash && window.__dash.chartsLoaded()"),
-                 what="the history charts")
+        wait_for(
+            lambda: self.page.evaluate("window.__dash && window.__dash.chartsLoaded()"),
+            what="the history charts",
+        )
 
     def live(self) -> bool:
         return bool(self.page.get_attribute("#conn", "data-state") == "live")

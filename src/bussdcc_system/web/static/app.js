@@ -72,7 +72,12 @@
     (removed || []).forEach(function (k) { delete view[k]; set(k, null); });
     if (layoutChanged) { location.reload(); return; }
     if ("t" in changes) charts.forEach(function (c) { c.live(view.t); });
-    if ("pw.level" in changes && !boot.kiosk) loadEpisodes();
+    if ("pw.level" in changes && !boot.kiosk) {
+      // Episodes come from the history files, which the sink flushes every few seconds:
+      // ask now and again once the flush that records this change has happened.
+      loadEpisodes();
+      setTimeout(loadEpisodes, EPISODE_RECHECK_MS);
+    }
   }
 
   function connState(state, text) {
@@ -245,6 +250,8 @@
     if (s < 129600) return Math.round(s / 3600) + " hours";
     return Math.round(s / 86400) + " days";
   }
+  var EPISODE_RECHECK_MS = 6000;
+  var EPISODE_REFRESH_MS = 30000;
   var WHAT = { under_voltage: "under-voltage", freq_capped: "frequency capping",
     throttled: "throttling", soft_temp_limit: "soft temperature limit" };
   function loadEpisodes() {
@@ -286,6 +293,7 @@
       pending = setTimeout(function () { charts.forEach(function (c) { c.draw(); }); }, 100);
     });
     loadCharts();
+    if (!boot.kiosk) setInterval(loadEpisodes, EPISODE_REFRESH_MS);
 
     if (typeof io !== "function") {
       connState("error", "live updates unavailable (socket.io client missing)");
