@@ -10,14 +10,12 @@ command, and a real Chromium for the dashboard.
 
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -41,6 +39,7 @@ from tests.bussdcc_system.appliance_helpers import (
     write_config,
     write_host_file,
 )
+from tests.prerequisites import chromium_context, nonblank, unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -51,17 +50,6 @@ UNDER_VOLTAGE_RECENT = (
 )
 NO_VCIO = "must be in group 'video'"
 NO_PIN_FACTORY = "no GPIO pin factory available: install python3-lgpio"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def _unavailable(reason: str) -> None:
-    """Skip, or fail under CI=true, where every tier must really run."""
-    if _in_ci():
-        pytest.fail(f"cannot run: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -388,7 +376,7 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB tmpfs, unmounted at teardown (requested before ``appliances``, so the
     daemon is gone first)."""
     if os.geteuid() != 0:
-        _unavailable("mounting a tmpfs needs root")
+        unavailable("mounting a tmpfs needs root")
     mnt = tmp_path / "tiny"
     mnt.mkdir()
     done = subprocess.run(
@@ -398,7 +386,7 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
         check=False,
     )
     if done.returncode != 0:
-        _unavailable(f"mount -t tmpfs failed: {done.stderr.strip()}")
+        unavailable(f"mount -t tmpfs failed: {done.stderr.strip()}")
     try:
         yield mnt
     finally:
@@ -471,57 +459,12 @@ def test_full_disk_keeps_the_daemon_serving_and_history_resumes(
 
 # -- 5. the dashboard in a real browser, against the real daemon ----------------------
 
-CHROMIUM = os.environ.get("BUSSDCC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-
-
-def nonblank(page: Any, png: bytes) -> tuple[float, int]:
-    """(luminance variance, distinct colours in a sample) of a PNG, computed in ``page``."""
-    result = page.evaluate(
-        """async (src) => {
-        const img = new Image(); img.src = src; await img.decode();
-        const c = new OffscreenCanvas(img.width, img.height);
-        const g = c.getContext("2d"); g.drawImage(img, 0, 0);
-        const d = g.getImageData(0, 0, img.width, img.height).data;
-        let n = 0, sum = 0, sq = 0; const colours = new Set();
-        for (let i = 0; i < d.length; i += 4 * 7) {
-            const y = 0.2126 * d[i] + 0.7152 * d[i + 1] + 0.0722 * d[i + 2];
-            n++; sum += y; sq += y * y;
-            colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-        }
-        return [sq / n - (sum / n) ** 2, colours.size];
-    }""",
-        "data:image/png;base64," + base64.b64encode(png).decode(),
-    )
-    return float(result[0]), int(result[1])
-
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for this module's page tests (same rules as
-    test_web_browser.py: skip when missing, fail under CI=true)."""
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install playwright)")
-    profile = tempfile.mkdtemp(prefix="bussdcc-chromium-")
-    try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                profile,
-                executable_path=CHROMIUM,
-                args=FLAGS,
-                headless=True,
-                viewport={"width": 1280, "height": 900},
-            )
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    """One headless Chromium for this module's page tests."""
+    with chromium_context() as context:
+        yield context
 
 
 class Dashboard:

@@ -8,8 +8,6 @@ Skips when Chromium or Playwright is missing, fails instead when CI=true.
 
 from __future__ import annotations
 
-import base64
-import os
 import shutil
 import socket
 import tempfile
@@ -25,28 +23,12 @@ from bussdcc import Service, ThreadedRuntime
 from bussdcc_system import messages as m
 from bussdcc_system.config import Config, SamplingConfig, WebConfig
 from bussdcc_system.web import WebInterface
+from tests.prerequisites import chromium_context, nonblank
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[3]
 SHOTS = REPO / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("BUSSDCC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser tests cannot run: {reason}")
-    pytest.skip(reason)
 
 
 class FakeThermal(Service):
@@ -114,26 +96,8 @@ def history() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install playwright)")
-    profile = tempfile.mkdtemp(prefix="bussdcc-chromium-")
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=FLAGS,
-            headless=True,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            yield ctx
-        finally:
-            ctx.close()
-            shutil.rmtree(profile, ignore_errors=True)
+    with chromium_context() as context:
+        yield context
 
 
 @pytest.fixture
@@ -168,29 +132,10 @@ class Page:
         self.page.close()
 
 
-def nonblank(browser: Any, png: bytes) -> tuple[float, int]:
-    """(luminance variance, distinct colours in a sample) of a PNG, computed in a blank
-    page: a blank or single-colour screenshot has variance ~0 and a handful of colours."""
+def probe_nonblank(browser: Any, png: bytes) -> tuple[float, int]:
     probe = browser.new_page()
     try:
-        return tuple(
-            probe.evaluate(  # type: ignore[return-value]
-                """async (src) => {
-                const img = new Image(); img.src = src; await img.decode();
-                const c = new OffscreenCanvas(img.width, img.height);
-                const g = c.getContext("2d"); g.drawImage(img, 0, 0);
-                const d = g.getImageData(0, 0, img.width, img.height).data;
-                let n = 0, sum = 0, sq = 0; const colours = new Set();
-                for (let i = 0; i < d.length; i += 4 * 7) {
-                    const y = 0.2126 * d[i] + 0.7152 * d[i + 1] + 0.0722 * d[i + 2];
-                    n++; sum += y; sq += y * y;
-                    colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-                }
-                return [sq / n - (sum / n) ** 2, colours.size];
-            }""",
-                "data:image/png;base64," + base64.b64encode(png).decode(),
-            )
-        )
+        return nonblank(probe, png)
     finally:
         probe.close()
 
@@ -198,7 +143,7 @@ def nonblank(browser: Any, png: bytes) -> tuple[float, int]:
 def shoot(browser: Any, page: Page, name: str, full: bool = False) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     png = page.page.screenshot(path=str(SHOTS / name), full_page=full)
-    variance, colours = nonblank(browser, png)
+    variance, colours = probe_nonblank(browser, png)
     assert variance > 100 and colours > 50, f"{name} looks blank ({variance=}, {colours=})"
 
 
