@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Build the bussdcc-system .deb from this source tree.
+# Build the bussdcc-system and bussdcc-system-kiosk .debs from this source tree.
 #
 # The build runs in a temporary copy of the tree, so the checkout is never modified
 # (no debian/.debhelper, no .pybuild, no ../*.deb next to the repository).
 #
 #   scripts/build-deb.sh [-o OUTDIR] [--version VERSION] [--no-install-deps]
 #
-#   -o, --output DIR    where to put the .deb (default: <repo>/dist)
+#   -o, --output DIR    where to put the .debs (default: <repo>/dist)
 #   --version VERSION   build as VERSION (e.g. 0.1.0+test1) by prepending a changelog
 #                       entry in the temporary copy; the repository is not touched
 #   --no-install-deps   never call apt-get; fail if build dependencies are missing
 #
 # Missing build dependencies (from debian/control) are installed with apt-get when
-# running as root. The path of the built .deb is the last line printed on stdout.
+# running as root. stdout gets one path per built .deb: bussdcc-system-kiosk's first,
+# bussdcc-system's last (so `| tail -n 1` is the daemon's package).
 set -euo pipefail
 
 # A non-Debian python3 first in PATH (pyenv, a venv) breaks pybuild: use the system's.
@@ -86,6 +87,7 @@ else
         --exclude='*.egg-info' --exclude=__pycache__ --exclude=.mypy_cache \
         --exclude=.ruff_cache --exclude=.pytest_cache --exclude=.hypothesis \
         --exclude=./debian/.debhelper --exclude=./debian/bussdcc-system \
+        --exclude=./debian/bussdcc-system-kiosk --exclude=./debian/tmp \
         --exclude=./debian/files --exclude='./debian/*.substvars' \
         --exclude='./debian/*.debhelper.log' --exclude=./debian/debhelper-build-stamp \
         -cf - . | tar -xf - -C "$src"
@@ -141,12 +143,16 @@ log "dpkg-buildpackage -us -uc -b"
     dpkg-buildpackage -us -uc -b
 ) >&2
 
+# One .deb per binary package. The globs cannot overlap: "bussdcc-system_" needs the "_"
+# right after the name, which "bussdcc-system-kiosk_..." does not have there.
 shopt -s nullglob
-debs=("$work"/bussdcc-system_*.deb)
-[ ${#debs[@]} -eq 1 ] || die "expected one bussdcc-system_*.deb, found ${#debs[@]}"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-install -m 0644 "${debs[0]}" "$out/"
-deb="$out/$(basename "${debs[0]}")"
-log "built $deb ($(du -k "$deb" | cut -f1) KiB)"
-printf '%s\n' "$deb"
+for package in bussdcc-system-kiosk bussdcc-system; do  # the daemon's last: see above
+    debs=("$work/${package}_"*.deb)
+    [ ${#debs[@]} -eq 1 ] || die "expected one ${package}_*.deb, found ${#debs[@]}"
+    install -m 0644 "${debs[0]}" "$out/"
+    deb="$out/$(basename "${debs[0]}")"
+    log "built $deb ($(du -k "$deb" | cut -f1) KiB)"
+    printf '%s\n' "$deb"
+done

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -76,12 +77,14 @@ class Runtime:
         self._interfaces: list[Interface] = []
         self._started: list[Process] = []
         self._targets: tuple[tuple[Process, str], ...] = ()
+        self._handlers: tuple[Callable[[Context, Event[Message]], None], ...] = ()
         self._service_targets: tuple[Service, ...] = ()
         self._lock = threading.RLock()
         self._booted = False
         self._boot_cancel = threading.Event()
         self._shutdown_requested = threading.Event()
         self._shutdown_done = threading.Event()
+        self._stopping_thread: int | None = None
         self._shutdown_reason: str | None = None
         self.exit_code = 0
         self._dispatch_sub: Subscription | None = None
@@ -143,6 +146,12 @@ class Runtime:
         targets = [(p, "process") for p in self._processes if p in started]
         targets += [(i, "interface") for i in self._interfaces if i in started]
         self._targets = tuple(targets)
+        # The hot path calls bound methods, skipping components that ignore events.
+        self._handlers = tuple(
+            t.handle_event
+            for t, _role in targets
+            if getattr(t.handle_event, "__func__", None) is not Process.handle_event
+        )
         names = self.services.names()
         services = [self.services.get(n) for n in names]
         self._service_targets = tuple(
@@ -158,14 +167,15 @@ class Runtime:
 
     def _dispatch(self, evt: Event[Message]) -> None:
         ctx = self.ctx
-        for target, _role in self._targets:
+        for handle in self._handlers:
             try:
-                target.handle_event(ctx, evt)
+                handle(ctx, evt)
             except Exception as exc:
                 if self._quiet_failure(evt, exc):
                     continue
+                name = getattr(getattr(handle, "__self__", None), "name", repr(handle))
                 self.events.emit(
-                    message.ProcessError(target.name, repr(exc), "handle_event", evt.name, _tb(exc))
+                    message.ProcessError(name, repr(exc), "handle_event", evt.name, _tb(exc))
                 )
         if self._service_targets:
             running = self.services.running_services()
@@ -269,12 +279,21 @@ class Runtime:
             self.emit(message.DeviceDetached(device.id, device.kind))
 
     def _start_component(self, comp: Process, kind: str, raise_errors: bool = False) -> None:
+        attached = False
         try:
             comp.attach(self.ctx)
+            attached = True
             comp.start(self.ctx)
         except Exception as exc:
             self.emit(message.ProcessError(comp.name, repr(exc), "start", None, _tb(exc)))
             if raise_errors:
+                if attached:  # the rollback covers what started before; undo our attach
+                    try:
+                        comp.detach()
+                    except Exception as dexc:
+                        self.emit(
+                            message.ProcessError(comp.name, repr(dexc), "detach", None, _tb(dexc))
+                        )
                 raise BootError(f"{kind} {comp.name!r} failed to start: {exc!r}") from exc
             return
         with self._lock:
@@ -319,9 +338,17 @@ class Runtime:
     def shutdown(self, reason: str | None = None) -> int:
         """Stop everything in reverse boot order; idempotent; returns the exit code."""
         with self._lock:
-            if not self._booted:
+            stopping = self._stopping_thread
+            if self._booted:
+                self._booted = False
+                self._stopping_thread = stopping = threading.get_ident()
+            elif stopping is None or stopping == threading.get_ident():
                 return self.exit_code
-            self._booted = False
+        if stopping != threading.get_ident():
+            # Another thread is shutting down: return when it has finished, so that
+            # e.g. a ``with`` block ending cannot let the process exit half-way.
+            self._shutdown_done.wait()
+            return self.exit_code
         reason = reason or self._shutdown_reason
         self.emit(message.RuntimeShuttingDown(reason))
         self.services.stop_monitor(self.join_timeout)
@@ -352,6 +379,7 @@ class Runtime:
         self._boot_cancel.clear()
         self._shutdown_requested.clear()
         self._shutdown_reason = None
+        self._stopping_thread = None
         self._shutdown_done.set()
 
     def _on_boot(self) -> None:

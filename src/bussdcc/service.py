@@ -252,6 +252,7 @@ class Supervisor:
                 svc.tick(ctx)
             except Exception as exc:
                 entry.tick_started = None
+                entry.stalled = False  # the stall (if any) ended with the crash
                 ctx.emit(message.ServiceError(svc.name, repr(exc), "tick", _tb(exc)))
                 return exc
             end = clock.monotonic()

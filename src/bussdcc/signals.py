@@ -2,14 +2,21 @@
 
 The signal handler only records the signal number and wakes the main thread; the
 shutdown, reload and user handling run in ``run()``'s loop, never inside the handler.
-A SIGTERM that arrives during boot cancels the boot (rolling back what started).
+The handler takes no lock: a Python handler runs on the main thread between any two
+bytecodes, possibly while that thread holds the very lock (e.g. inside
+``threading.Event.set``), so it wakes the loop by writing a byte to a non-blocking
+self-pipe instead. A SIGTERM that arrives during boot cancels the boot (rolling back
+what started).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import select
 import signal
-import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
 from types import FrameType
@@ -43,19 +50,41 @@ class SignalRuntime(ThreadedRuntime):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._signals: deque[int] = deque()
-        self._wake = threading.Event()
+        self._signal_cancel = False  # a shutdown signal arrived: cancel a boot in progress
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        weakref.finalize(self, _close_fds, self._wake_r, self._wake_w)
         self._previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
 
     # -- the handler: record and wake, nothing else -------------------------------------
 
     def _handle_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._signals.append(signum)
+        self._signals.append(signum)  # deque.append is atomic and takes no lock
         if signum in SHUTDOWN_SIGNALS:
-            self._boot_cancel.set()
-        self._wake.set()
+            self._signal_cancel = True
+        self._wake_main()
+
+    def _wake_main(self) -> None:
+        """Wake the main loop from a signal handler or any thread (lock-free)."""
+        with contextlib.suppress(OSError):  # a full pipe: the loop is already due to wake
+            os.write(self._wake_w, b"\0")
+
+    def _wait_wake(self, timeout: float) -> None:
+        select.select([self._wake_r], [], [], timeout)
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
 
     def _on_shutdown_requested(self) -> None:
-        self._wake.set()
+        self._wake_main()
+
+    def _check_cancel(self) -> None:
+        if self._signal_cancel:
+            raise BootCancelled("shutdown requested by a signal during boot")
+        super()._check_cancel()
 
     def install_signal_handlers(self) -> None:
         for sig in HANDLED_SIGNALS:
@@ -70,6 +99,7 @@ class SignalRuntime(ThreadedRuntime):
     # -- the main loop ------------------------------------------------------------------
 
     def run(self) -> int:
+        self._signal_cancel = False
         self.install_signal_handlers()
         try:
             try:
@@ -78,9 +108,9 @@ class SignalRuntime(ThreadedRuntime):
                 log.info("shutdown requested during boot; boot rolled back")
                 return self.exit_code
             try:
-                while True:
-                    self._wake.wait(self.idle_interval)
-                    self._wake.clear()
+                # signals recorded before the loop (e.g. during boot) are handled first
+                while not (self._process_signals() or self.shutdown_requested):
+                    self._wait_wake(self.idle_interval)
                     if self._process_signals() or self.shutdown_requested:
                         break
                     self.on_idle()
@@ -117,3 +147,9 @@ class SignalRuntime(ThreadedRuntime):
 
     def on_idle(self) -> None:
         """Called on the main thread about every ``idle_interval`` seconds."""
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)

@@ -8,6 +8,7 @@ consistent copy of the whole tree.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -28,9 +29,11 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_path(path: str) -> tuple[str, ...]:
+    """``"a.b.c"`` -> ``("a", "b", "c")``; cached: the same few paths are used all the time."""
     parts = tuple(path.split("."))
-    if not path or any(not p for p in parts):
+    if "" in parts:
         raise ValueError(f"invalid state path {path!r}: use dot-separated names like 'a.b.c'")
     return parts
 

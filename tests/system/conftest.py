@@ -77,6 +77,8 @@ def container_prereqs() -> None:
 
 
 def build_deb(outdir: Path, version: str | None = None) -> Path:
+    """Build both packages into ``outdir``; return bussdcc-system's .deb (the last path
+    build-deb.sh prints; bussdcc-system-kiosk's lies next to it, see :func:`kiosk_deb`)."""
     cmd = [str(REPO / "scripts" / "build-deb.sh"), "-o", str(outdir)]
     if version:
         cmd += ["--version", version]
@@ -101,6 +103,18 @@ def deb(build_prereqs: None, tmp_path_factory: pytest.TempPathFactory, timings: 
     timings.record("package", "deb_size_bytes", path.stat().st_size)
     timings.record("package", "deb_name", path.name)
     return path
+
+
+@pytest.fixture(scope="session")
+def kiosk_deb(deb: Path, timings: Timings) -> Path:
+    """bussdcc-system-kiosk's .deb, built with ``deb`` into the same directory. Its glob
+    cannot match the daemon's package: "bussdcc-system_*" wants "_" right after the name."""
+    found = sorted(deb.parent.glob("bussdcc-system-kiosk_*.deb"))
+    assert len(found) == 1, f"expected one bussdcc-system-kiosk_*.deb next to {deb}: {found}"
+    assert found[0] != deb and not deb.name.startswith("bussdcc-system-kiosk_"), deb
+    timings.record("package", "kiosk_deb_size_bytes", found[0].stat().st_size)
+    timings.record("package", "kiosk_deb_name", found[0].name)
+    return found[0]
 
 
 @pytest.fixture(scope="session")

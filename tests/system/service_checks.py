@@ -5,15 +5,15 @@ artifacts/system-timings.json)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from nspawn_container import DASHBOARD_PORT, Container, http_get, wait_for
+
+from tests.prerequisites import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 TIMINGS_FILE = REPO / "artifacts" / "system-timings.json"
@@ -40,11 +40,8 @@ INVALID_CONFIG = "health:\n  temperature_warning: very hot\n"
 
 def require(ok: bool, reason: str) -> None:
     """Skip when a prerequisite is missing; fail instead when CI=true."""
-    if ok:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"prerequisite missing (CI=true, so not skipping): {reason}", pytrace=False)
-    pytest.skip(reason)
+    if not ok:
+        unavailable(reason)
 
 
 def require_tools(*tools: str) -> None:

@@ -1,4 +1,5 @@
-"""The built .deb: what it contains, what it declares, and what lintian says about it."""
+"""The built .debs (bussdcc-system and bussdcc-system-kiosk): what they contain, what
+they declare, and what lintian says about them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,27 @@ def field(deb: Path, name: str) -> str:
     return subprocess.run(
         ["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True, check=True
     ).stdout.strip()
+
+
+def control_file(deb: Path, name: str) -> str | None:
+    """A member of the control archive (postinst, conffiles, ...), None when absent."""
+    tarball = subprocess.run(
+        ["dpkg-deb", "--ctrl-tarfile", str(deb)], capture_output=True, check=True
+    ).stdout
+    found = subprocess.run(["tar", "-xO", f"./{name}"], input=tarball, capture_output=True)
+    return found.stdout.decode() if found.returncode == 0 else None
+
+
+def unit_path(files: set[str], unit: str) -> str | None:
+    """Where the package puts ``unit``: lib/systemd/system on bookworm's debhelper,
+    usr/lib/systemd/system on newer ones."""
+    hits = [f for f in files if f.endswith(f"systemd/system/{unit}")]
+    assert len(hits) <= 1, hits
+    return hits[0] if hits else None
+
+
+KIOSK_UNIT = "bussdcc-system-kiosk.service"
+KIOSK_SYSUSERS = "usr/lib/sysusers.d/bussdcc-system-kiosk.conf"
 
 
 def source_files(package: str) -> list[Path]:
@@ -96,13 +118,99 @@ def test_control_fields(deb: Path) -> None:
     assert "raspi-utils | libraspberrypi-bin" in recommends and "python3-lgpio" in recommends
 
 
-def test_lintian_clean(deb: Path, timings: Timings) -> None:
-    """No error or warning beyond debian/bussdcc-system.lintian-overrides."""
+def test_main_package_does_not_ship_the_kiosk(deb: Path) -> None:
+    """The kiosk's unit and user belong to bussdcc-system-kiosk only: installing the
+    daemon must not add a disabled unit that takes tty1, nor its user."""
+    files = deb_files(deb)
+    assert unit_path(files, KIOSK_UNIT) is None, sorted(f for f in files if "kiosk" in f)
+    assert KIOSK_SYSUSERS not in files
+    sysusers = {f for f in files if f.startswith("usr/lib/sysusers.d/")}
+    assert sysusers == {"usr/lib/sysusers.d/bussdcc-system.conf"}, sysusers
+
+
+def test_kiosk_package_layout(kiosk_deb: Path) -> None:
+    """A unit, a sysusers.d file and the docs; no code, no conffile."""
+    files = deb_files(kiosk_deb)
+    unit = unit_path(files, KIOSK_UNIT)
+    assert unit is not None, sorted(files)
+    expected = {
+        unit,
+        KIOSK_SYSUSERS,
+        "usr/share/doc/bussdcc-system-kiosk/copyright",
+        "usr/share/doc/bussdcc-system-kiosk/changelog.gz",
+        "usr/share/lintian/overrides/bussdcc-system-kiosk",
+    }
+    regular = {f for f in files if not any(other.startswith(f + "/") for other in files)}
+    assert regular == expected, regular ^ expected
+    assert control_file(kiosk_deb, "conffiles") is None
+    listing = subprocess.run(
+        ["dpkg-deb", "-c", str(kiosk_deb)], capture_output=True, text=True, check=True
+    ).stdout
+    print(listing)
+    assert "systemd/system/bussdcc-system-kiosk.service" in listing
+    assert "sysusers.d/bussdcc-system-kiosk.conf" in listing
+    # The shipped files are the repository's, byte for byte.
+    contents = {
+        unit: REPO / "systemd" / KIOSK_UNIT,
+        KIOSK_SYSUSERS: REPO / "systemd" / "bussdcc-system-kiosk.sysusers",
+    }
+    tarball = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(kiosk_deb)], capture_output=True, check=True
+    ).stdout
+    for inside, source in contents.items():
+        shipped = subprocess.run(
+            ["tar", "-xO", f"./{inside}"], input=tarball, capture_output=True, check=True
+        ).stdout
+        assert shipped == source.read_bytes(), inside
+
+
+def test_kiosk_control_fields(deb: Path, kiosk_deb: Path) -> None:
+    info = subprocess.run(
+        ["dpkg-deb", "-I", str(kiosk_deb)], capture_output=True, text=True, check=True
+    ).stdout
+    print(info)
+    assert field(kiosk_deb, "Package") == "bussdcc-system-kiosk"
+    assert field(kiosk_deb, "Architecture") == "all"
+    assert field(kiosk_deb, "Source") == "bussdcc-system"
+    version = field(deb, "Version")
+    assert field(kiosk_deb, "Version") == version
+    depends = [d.strip() for d in field(kiosk_deb, "Depends").split(",")]
+    assert f"bussdcc-system (= {version})" in depends, depends
+    assert "cage" in depends, depends
+    assert "chromium | chromium-browser" in depends, depends
+    # dh_installsysusers' dependency (systemd-sysusers runs in the postinst).
+    assert any(d.startswith("systemd") for d in depends), depends
+    description = field(kiosk_deb, "Description")
+    assert "systemctl enable --now bussdcc-system-kiosk" in description, description
+    assert "disabled by default" in description, description
+
+
+def test_kiosk_maintainer_scripts_never_enable_or_start(kiosk_deb: Path) -> None:
+    """dh_installsystemd --no-enable --no-start: the postinst creates the user, keeps an
+    admin's earlier enablement, and only try-restarts a running kiosk on upgrade; the
+    prerm stops it on removal; the postrm purges its state and enablement links."""
+    postinst = control_file(kiosk_deb, "postinst")
+    prerm = control_file(kiosk_deb, "prerm")
+    postrm = control_file(kiosk_deb, "postrm")
+    assert postinst and prerm and postrm
+    assert "systemd-sysusers" in postinst and "bussdcc-system-kiosk.conf" in postinst
+    # Enabling happens only under "was-enabled" (the admin enabled it before an upgrade).
+    assert "was-enabled 'bussdcc-system-kiosk.service'" in postinst, postinst
+    assert "deb-systemd-invoke try-restart 'bussdcc-system-kiosk.service'" in postinst
+    for never in ("deb-systemd-invoke start", "deb-systemd-invoke restart", "_dh_action=start"):
+        assert never not in postinst, f"{never!r} in postinst:\n{postinst}"
+    assert "deb-systemd-invoke stop bussdcc-system-kiosk.service" in prerm, prerm
+    assert "rm -rf /var/lib/bussdcc-kiosk" in postrm, postrm
+    assert "deb-systemd-helper purge 'bussdcc-system-kiosk.service'" in postrm, postrm
+
+
+def run_lintian(package: Path, timings: Timings, key: str) -> None:
+    """No error or warning beyond debian/<package>.lintian-overrides (pedantic, info)."""
     from service_checks import require_tools
 
     require_tools("lintian")
     result = subprocess.run(
-        ["lintian", "--fail-on", "error,warning", "--display-info", "--pedantic", str(deb)],
+        ["lintian", "--fail-on", "error,warning", "--display-info", "--pedantic", str(package)],
         capture_output=True,
         text=True,
         env=clean_env(),
@@ -110,5 +218,13 @@ def test_lintian_clean(deb: Path, timings: Timings) -> None:
     )
     print(result.stdout)
     tags = [line for line in result.stdout.splitlines() if line[:2] in ("E:", "W:")]
-    timings.record("package", "lintian_lines_after_overrides", len(result.stdout.splitlines()))
+    timings.record("package", key, len(result.stdout.splitlines()))
     assert result.returncode == 0 and not tags, result.stdout + result.stderr
+
+
+def test_lintian_clean(deb: Path, timings: Timings) -> None:
+    run_lintian(deb, timings, "lintian_lines_after_overrides")
+
+
+def test_lintian_clean_kiosk(kiosk_deb: Path, timings: Timings) -> None:
+    run_lintian(kiosk_deb, timings, "kiosk_lintian_lines_after_overrides")

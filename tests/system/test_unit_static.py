@@ -29,11 +29,12 @@ def tool(name: str) -> str:
     return path
 
 
-def unit_entries() -> list[tuple[str, str, str]]:
-    """(section, key, value) in file order; systemd allows repeated keys."""
+def unit_entries(unit_file: Path = UNIT_FILE) -> list[tuple[str, str, str]]:
+    """(section, key, value) in file order; systemd allows repeated keys. Continuation
+    lines (a trailing backslash) are joined."""
     entries = []
     section = ""
-    for raw in UNIT_FILE.read_text().splitlines():
+    for raw in unit_file.read_text().replace("\\\n", " ").splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
             continue
@@ -148,7 +149,12 @@ def test_sysusers_creates_user_and_missing_groups(tmp_path: Path) -> None:
 
 
 def test_debian_links_reach_the_unit_and_sysusers_files() -> None:
-    for name in ("bussdcc-system.service", "bussdcc-system.sysusers"):
+    for name in (
+        "bussdcc-system.service",
+        "bussdcc-system.sysusers",
+        "bussdcc-system-kiosk.service",
+        "bussdcc-system-kiosk.sysusers",
+    ):
         link = REPO / "debian" / name
         assert link.is_symlink() and link.resolve() == (REPO / "systemd" / name).resolve()
 
@@ -191,3 +197,90 @@ def test_shell_scripts_parse(script: str) -> None:
             [shellcheck, "-S", "warning", str(path)], capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout
+
+
+# --------------------------------------------------------------------------- kiosk
+
+KIOSK_UNIT_FILE = REPO / "systemd" / "bussdcc-system-kiosk.service"
+KIOSK_SYSUSERS_FILE = REPO / "systemd" / "bussdcc-system-kiosk.sysusers"
+
+
+def kiosk_values(key: str, section: str = "Service") -> list[str]:
+    return [v for s, k, v in unit_entries(KIOSK_UNIT_FILE) if k == key and s == section]
+
+
+def test_kiosk_unit_verifies() -> None:
+    """Offline: the only complaint allowed is cage missing on a host without it (the
+    container test verifies the installed unit with cage present)."""
+    analyze = tool("systemd-analyze")
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", str(KIOSK_UNIT_FILE)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    problems = [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if line.strip()
+        and not (
+            "Command /usr/bin/cage is not executable" in line and not Path("/usr/bin/cage").exists()
+        )
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_kiosk_unit_keeps_its_contract() -> None:
+    """The lines docs/packaging.md ("The kiosk unit") explains."""
+    assert "bussdcc-system.service" in " ".join(kiosk_values("Wants", "Unit"))
+    assert "bussdcc-system.service" in " ".join(kiosk_values("After", "Unit"))
+    assert kiosk_values("Conflicts", "Unit") == ["getty@tty1.service"]
+    assert "getty@tty1.service" in " ".join(kiosk_values("After", "Unit"))
+    assert kiosk_values("ConditionPathExists", "Unit") == ["/dev/tty0"]
+    assert kiosk_values("User") == ["bussdcc-kiosk"]
+    assert kiosk_values("PAMName") == ["login"]
+    assert kiosk_values("TTYPath") == ["/dev/tty1"]
+    assert kiosk_values("StandardInput") == ["tty-fail"]
+    assert kiosk_values("Restart") == ["always"]
+    assert int(kiosk_values("RestartSec")[0]) >= 2
+    assert kiosk_values("StartLimitIntervalSec", "Unit") and kiosk_values("StartLimitBurst", "Unit")
+    assert not kiosk_values("SupplementaryGroups"), "a missing group fails the unit (216/GROUP)"
+    (start,) = kiosk_values("ExecStart")
+    assert start.startswith("/usr/bin/cage -d -- "), start
+    assert "command -v chromium || command -v chromium-browser" in start, start
+    for flag in (
+        "--kiosk",
+        "--ozone-platform=wayland",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "${BUSSDCC_KIOSK_URL}",
+    ):
+        assert flag in start.split(), flag
+    assert "BUSSDCC_KIOSK_URL=http://127.0.0.1:8086/kiosk" in kiosk_values("Environment")
+    # Hardening that would break the display, the input devices or Chromium's sandbox.
+    for key in ("ProtectHome", "PrivateDevices", "DeviceAllow", "ProtectClock",
+                "NoNewPrivileges", "RestrictNamespaces", "PrivateUsers",
+                "MemoryDenyWriteExecute", "SystemCallFilter"):  # fmt: skip
+        assert not kiosk_values(key), f"{key}= breaks the kiosk (see the unit's comment)"
+    assert kiosk_values("WantedBy", "Install") == ["multi-user.target"]
+
+
+def test_kiosk_sysusers_creates_user_and_missing_groups(tmp_path: Path) -> None:
+    sysusers = tool("systemd-sysusers")
+    (tmp_path / "etc").mkdir()
+    for name in ("passwd", "group", "shadow", "gshadow"):
+        (tmp_path / "etc" / name).write_text("")
+    result = subprocess.run(
+        [sysusers, f"--root={tmp_path}", "--dry-run", str(KIOSK_SYSUSERS_FILE)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=30,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "Creating user 'bussdcc-kiosk'" in out, out
+    for group in ("video", "render", "input"):
+        assert f"Creating group '{group}'" in out, out

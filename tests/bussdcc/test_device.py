@@ -1,0 +1,83 @@
+"""Devices fail honestly: a failing connect is reported and the runtime boots on."""
+
+from __future__ import annotations
+
+import pytest
+from kernel_helpers import BusLog, Recorder
+
+from bussdcc import Device, DeviceError, Runtime
+
+
+class Sensor(Device):
+    kind = "sensor"
+
+    def __init__(self, id: str, log: list[str], fail: str | None = None) -> None:
+        super().__init__(id)
+        self.log = log
+        self.fail = fail
+
+    def connect(self) -> None:
+        if self.fail:
+            raise DeviceError(self.fail)
+        self.log.append(f"connect {self.id}")
+
+    def disconnect(self) -> None:
+        self.log.append(f"disconnect {self.id}")
+
+
+def test_failing_connect_is_reported_and_boot_goes_on(runtime: Runtime, buslog: BusLog) -> None:
+    log: list[str] = []
+    broken = Sensor("vcio", log, fail="/dev/vcio is missing: not a Raspberry Pi?")
+    runtime.attach_device(broken)
+    runtime.attach_device(Sensor("thermal", log))
+    rec = Recorder()
+    runtime.register_process(rec)
+    runtime.boot()
+    assert runtime.booted
+    failed = buslog.data("device.failed")
+    assert failed == [
+        {"device": "vcio", "kind": "sensor", "error": "/dev/vcio is missing: not a Raspberry Pi?"}
+    ]
+    assert broken.online is False
+    assert broken.error == "/dev/vcio is missing: not a Raspberry Pi?"
+    assert buslog.data("device.attached") == [{"device": "thermal", "kind": "sensor"}]
+    assert "process.started" in buslog.names()
+    assert log == ["connect thermal"]
+    runtime.shutdown()
+    # only the device that came online is disconnected and reported detached
+    assert log == ["connect thermal", "disconnect thermal"]
+    assert buslog.data("device.detached") == [{"device": "thermal", "kind": "sensor"}]
+
+
+def test_live_attach_and_detach_after_boot(runtime: Runtime, buslog: BusLog) -> None:
+    log: list[str] = []
+    runtime.boot()
+    assert runtime.attach_device(Sensor("late", log)) is True
+    assert buslog.data("device.attached") == [{"device": "late", "kind": "sensor"}]
+    assert runtime.attach_device(Sensor("late-broken", log, fail="no such chip")) is False
+    assert buslog.data("device.failed")[0]["error"] == "no such chip"
+    assert set(runtime.devices()) == {"late", "late-broken"}
+    runtime.detach_device("late")
+    assert buslog.data("device.detached") == [{"device": "late", "kind": "sensor"}]
+    assert log == ["connect late", "disconnect late"]
+    assert set(runtime.devices()) == {"late-broken"}
+
+
+def test_duplicate_device_id_is_refused(runtime: Runtime) -> None:
+    runtime.attach_device(Device("x"))
+    with pytest.raises(ValueError, match="already attached"):
+        runtime.attach_device(Device("x"))
+
+
+def test_failing_disconnect_is_reported(runtime: Runtime, buslog: BusLog) -> None:
+    class Sticky(Device):
+        def disconnect(self) -> None:
+            raise OSError("bus stuck")
+
+    dev = Sticky("sticky")
+    runtime.attach_device(dev)
+    runtime.boot()
+    runtime.shutdown()
+    assert dev.online is False
+    assert "bus stuck" in buslog.data("device.failed")[0]["error"]
+    assert "runtime.shutdown" in buslog.names()
