@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from kernel_helpers import BusLog
 
-from bussdcc import Runtime, SimClock
-
-
-@pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
-def runtime(clock: SimClock) -> Iterator[Runtime]:
-    """A SimClock runtime that is always shut down at the end of the test."""
-    rt = Runtime(clock=clock, join_timeout=2.0)
-    yield rt
-    rt.shutdown()
+from bussdcc import Runtime
 
 
 @pytest.fixture

@@ -42,25 +42,6 @@ def no_addresses() -> tuple[m.Address, ...]:
 
 
 @pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
-def runtime(clock: SimClock) -> Iterator[Runtime]:
-    rt = Runtime(clock=clock, join_timeout=2.0)
-    yield rt
-    rt.shutdown()
-
-
-@pytest.fixture
-def bus(runtime: Runtime) -> BusLog:
-    log = BusLog()
-    runtime.events.subscribe(log, name="buslog")
-    return log
-
-
-@pytest.fixture
 def pins() -> Iterator[MockFactory]:
     factory = MockFactory()
     yield factory

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,25 +30,6 @@ from bussdcc_system.telemetry import (
 from tests.bussdcc_system.telemetry_helpers import FIXTURES, HOSTS, BusLog, copy_host, write
 
 KIB = 1024
-
-
-@pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
-def runtime(clock: SimClock) -> Iterator[Runtime]:
-    rt = Runtime(clock=clock, join_timeout=2.0)
-    yield rt
-    rt.shutdown()
-
-
-@pytest.fixture
-def bus(runtime: Runtime) -> BusLog:
-    log = BusLog()
-    runtime.events.subscribe(log, name="buslog")
-    return log
 
 
 @pytest.fixture

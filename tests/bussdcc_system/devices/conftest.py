@@ -3,49 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bussdcc import Event, Message, Runtime, SimClock
-
 HOSTS = Path(__file__).resolve().parents[2] / "fixtures" / "hosts"
 VCGENCMD = HOSTS / "pi4" / "usr" / "bin" / "vcgencmd"
-
-
-class BusLog:
-    def __init__(self) -> None:
-        self.events: list[Event[Message]] = []
-
-    def __call__(self, evt: Event[Message]) -> None:
-        self.events.append(evt)
-
-    def of(self, cls: type[Any]) -> list[Any]:
-        return [e.payload for e in list(self.events) if isinstance(e.payload, cls)]
-
-    def named(self, name: str) -> list[Event[Message]]:
-        return [e for e in list(self.events) if e.name == name]
-
-
-@pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
-def runtime(clock: SimClock) -> Iterator[Runtime]:
-    rt = Runtime(clock=clock, join_timeout=2.0)
-    yield rt
-    rt.shutdown()
-
-
-@pytest.fixture
-def bus(runtime: Runtime) -> BusLog:
-    log = BusLog()
-    runtime.events.subscribe(log, name="buslog")
-    return log
 
 
 @pytest.fixture

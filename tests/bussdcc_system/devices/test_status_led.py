@@ -17,7 +17,7 @@ from bussdcc_system import messages as m
 from bussdcc_system.devices.status_led import StatusLed, StatusLedService
 
 if TYPE_CHECKING:
-    from conftest import BusLog
+    from tests.bussdcc_system.telemetry_helpers import BusLog
 
 PIN = 17
 

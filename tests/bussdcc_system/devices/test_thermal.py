@@ -16,7 +16,7 @@ from bussdcc_system.devices.thermal import ThermalZoneDevice
 from bussdcc_system.host import HostRoot
 
 if TYPE_CHECKING:
-    from conftest import BusLog
+    from tests.bussdcc_system.telemetry_helpers import BusLog
 
 HOSTS = Path(__file__).resolve().parents[2] / "fixtures" / "hosts"
 

@@ -22,7 +22,7 @@ from bussdcc_system.devices.throttling import (
 from bussdcc_system.host import HostRoot
 
 if TYPE_CHECKING:
-    from conftest import BusLog, FakeVcgencmd
+    from tests.bussdcc_system.telemetry_helpers import BusLog, FakeVcgencmd
 
 FakeHost = Callable[[str], Path]
 
