@@ -87,8 +87,8 @@ if ! deb=$("$repo/scripts/build-deb.sh" -o "$outdir" 2>"$buildlog" | tail -n 1) 
 fi
 version=$(dpkg-deb -f "$deb" Version)
 note "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
-if mkdir -p "$repo/dist" 2>/dev/null && cp "$deb" "$repo/dist/" 2>/dev/null; then
-    note "a copy is in $repo/dist/"
+if mkdir -p "$repo/dist" 2>/dev/null && cp "$outdir"/bussdcc-system*.deb "$repo/dist/" 2>/dev/null; then
+    note "a copy is in $repo/dist/ (with the optional kiosk package: apt install ./dist/bussdcc-system-kiosk_*.deb)"
 fi
 
 # --- install -------------------------------------------------------------------------
