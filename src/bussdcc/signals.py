@@ -22,7 +22,9 @@ from collections.abc import Callable
 from types import FrameType
 
 from bussdcc import message
+from bussdcc.clock import ClockProtocol
 from bussdcc.runtime import BootCancelled, ThreadedRuntime
+from bussdcc.state import StateStore
 
 log = logging.getLogger("bussdcc.signals")
 
@@ -47,8 +49,17 @@ class SignalRuntime(ThreadedRuntime):
 
     idle_interval: float = 1.0
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        *,
+        clock: ClockProtocol | None = None,
+        state: StateStore | None = None,
+        join_timeout: float = 5.0,
+        dispatch_deadline: float = 5.0,
+    ) -> None:
+        super().__init__(
+            clock=clock, state=state, join_timeout=join_timeout, dispatch_deadline=dispatch_deadline
+        )
         self._signals: deque[int] = deque()
         self._signal_cancel = False  # a shutdown signal arrived: cancel a boot in progress
         self._wake_r, self._wake_w = os.pipe()

@@ -107,10 +107,12 @@ class Daemon(SignalRuntime):
         self.components.register(self)
         self.web: WebInterface | None = None
         if config.web.enabled:
-            self.web = WebInterface(
-                config.web, history_dir=config.history.directory, liveness=self.liveness
-            )
-            self.register_interface(self.web)
+            self.web = self._make_web(config)
+
+    def _make_web(self, config: Config) -> WebInterface:
+        web = WebInterface(config.web, history_dir=config.history.directory, liveness=self.liveness)
+        self.register_interface(web)
+        return web
 
     # -- construction helpers -----------------------------------------------------------
 
@@ -258,10 +260,7 @@ class Daemon(SignalRuntime):
             self.web.stop(self.ctx)
             self.web = None
         elif new.web.enabled:
-            self.web = WebInterface(
-                new.web, history_dir=new.history.directory, liveness=self.liveness
-            )
-            self.register_interface(self.web)
+            self.web = self._make_web(new)
 
 
 def _log_level(level: str) -> int:
