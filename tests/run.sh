@@ -12,7 +12,7 @@ APT_PACKAGES=(
     python3 python3-venv python3-pip
     # slow tiers: real systemd in a container, the .deb build, a real browser
     debootstrap systemd-container dpkg-dev debhelper dh-python pybuild-plugin-pyproject
-    python3-all python3-setuptools lintian chromium curl ca-certificates
+    python3-all python3-setuptools lintian piuparts adequate chromium curl ca-certificates
 )
 
 missing=()
