@@ -54,14 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _replay_dashboard(runtime: Runtime, args: argparse.Namespace) -> None:
     """Replay shows the past day on the live dashboard (state, health and web)."""
     from bussdcc_system.config import load_config, resolve_config_path
-    from bussdcc_system.health import HealthProcess, Thresholds
+    from bussdcc_system.health import HealthProcess
     from bussdcc_system.state import StateProcess
     from bussdcc_system.web.interface import WebInterface
 
     path, explicit = resolve_config_path(getattr(args, "config", None))
     config = load_config(path, explicit=explicit)
     runtime.register_process(StateProcess())
-    runtime.register_process(HealthProcess(Thresholds.from_config(config.health)))
+    runtime.register_process(HealthProcess(config.health))
     web = dataclasses.replace(config.web, port=args.port)
     runtime.register_interface(WebInterface(web, history_dir=args.dir or config.history.directory))
     print(f"replay dashboard on http://{web.host}:{web.port}/", file=sys.stderr)

@@ -31,7 +31,7 @@ from bussdcc_system.devices import DevicePollService
 from bussdcc_system.devices.status_led import StatusLed, StatusLedService
 from bussdcc_system.devices.thermal import ThermalZoneDevice
 from bussdcc_system.devices.throttling import DEFAULT_VCGENCMD, ThrottlingDevice
-from bussdcc_system.health import HealthProcess, Thresholds
+from bussdcc_system.health import HealthProcess
 from bussdcc_system.host import HostRoot
 from bussdcc_system.state import StateProcess
 from bussdcc_system.telemetry import (
@@ -179,7 +179,7 @@ class Components:
         self.config = config
 
     def apply_health(self, config: Config) -> None:
-        self.health.set_thresholds(Thresholds.from_config(config.health))
+        self.health.set_thresholds(config.health)
         self.config = config
 
     def apply_disks(self, config: Config, runtime: Runtime | None = None) -> None:
@@ -253,7 +253,7 @@ def build_components(
         host=host,
         telemetry=telemetry,
         state=StateProcess(),
-        health=HealthProcess(Thresholds.from_config(config.health)),
+        health=HealthProcess(config.health),
         auto_devices=tuple(detect_devices(host)),
         pin_factory=pin_factory,
         clock=clock,

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from bussdcc import Process, message
 from bussdcc_system import messages as m
+from bussdcc_system.config import HealthConfig
 
 if TYPE_CHECKING:
     from bussdcc import Context, Event, Message
@@ -36,24 +37,6 @@ STATE_PATH: Final = "system.health"
 CPU_ZONES: Final = frozenset({"cpu-thermal", "cpu_thermal", "x86_pkg_temp", "soc_thermal"})
 _RANK: Final = {level: rank for rank, level in enumerate(m.HEALTH_LEVELS)}
 _POWER_HINT: Final = "check the power supply and cable"
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Limits in degrees C, percent used, and seconds (``HealthConfig``'s fields)."""
-
-    temperature_warning: float = 70.0
-    temperature_critical: float = 80.0
-    disk_warning: float = 85.0
-    disk_critical: float = 95.0
-    memory_warning: float = 90.0
-    memory_critical: float = 97.0
-    undervoltage_recent: float = 3600.0
-
-    @classmethod
-    def from_config(cls, health: Any) -> Thresholds:
-        """From any object with these attribute names (``Config.health``)."""
-        return cls(**{f.name: float(getattr(health, f.name)) for f in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +74,8 @@ class HealthProcess(Process):
 
     name = "health"
 
-    def __init__(self, thresholds: Thresholds | None = None) -> None:
-        self.thresholds = thresholds or Thresholds()
+    def __init__(self, thresholds: HealthConfig | None = None) -> None:
+        self.thresholds = thresholds or HealthConfig()
         self._lock = threading.RLock()
         self._ctx: Context | None = None
         self._temps: dict[str, tuple[str, float]] = {}
@@ -139,7 +122,7 @@ class HealthProcess(Process):
 
     # -- live configuration -----------------------------------------------------------
 
-    def set_thresholds(self, thresholds: Thresholds | None = None, **changes: float) -> None:
+    def set_thresholds(self, thresholds: HealthConfig | None = None, **changes: float) -> None:
         """Replace the thresholds (or some of them, by keyword) and re-evaluate now."""
         with self._lock:
             base = thresholds or self.thresholds
@@ -318,4 +301,4 @@ class HealthProcess(Process):
         )
 
 
-__all__ = ["CPU_ZONES", "STATE_PATH", "Finding", "HealthProcess", "Thresholds"]
+__all__ = ["CPU_ZONES", "STATE_PATH", "Finding", "HealthProcess"]

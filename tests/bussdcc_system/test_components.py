@@ -29,7 +29,6 @@ from bussdcc_system.devices import DevicePollService
 from bussdcc_system.devices.status_led import StatusLed, StatusLedService
 from bussdcc_system.devices.thermal import ThermalZoneDevice
 from bussdcc_system.devices.throttling import ThrottlingDevice
-from bussdcc_system.health import Thresholds
 from tests.bussdcc_system.telemetry_helpers import FIXTURES, BusLog, copy_host, write
 
 THROTTLING = DeviceConfig("throttling", "throttling", ThrottlingOptions())
@@ -218,7 +217,7 @@ def test_apply_sampling_and_health(tmp_path: Path, runtime: Runtime, bus: BusLog
     assert c.telemetry["cpu"].interval == 3.0
     assert c.telemetry["identity"].interval == 60.0
     assert c.telemetry["memory"].interval == 2.0
-    assert c.health.thresholds == Thresholds.from_config(new.health)
+    assert c.health.thresholds == new.health
     assert c.config is new
 
 

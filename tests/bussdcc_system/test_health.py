@@ -8,7 +8,8 @@ import pytest
 
 from bussdcc import Runtime, Severity, SimClock, message
 from bussdcc_system import messages as m
-from bussdcc_system.health import HealthProcess, Thresholds
+from bussdcc_system.config import HealthConfig
+from bussdcc_system.health import HealthProcess
 from tests.bussdcc_system.telemetry_helpers import BusLog
 
 POWER = "(check the power supply and cable)"
@@ -227,26 +228,12 @@ def test_set_thresholds_applies_at_once(
     runtime.emit(temp(75.0))
     health.set_thresholds(temperature_warning=76.0)
     assert health.thresholds.temperature_warning == 76.0
-    health.set_thresholds(Thresholds(temperature_warning=60.0, temperature_critical=74.0))
+    health.set_thresholds(HealthConfig(temperature_warning=60.0, temperature_critical=74.0))
     assert changes(bus)[1:] == [
         ("warning", "ok", ("CPU temperature 75.0 °C is above the warning limit 70 °C",)),
         ("ok", "warning", ()),
         ("critical", "ok", ("CPU temperature 75.0 °C is above the critical limit 74 °C",)),
     ]
-
-
-def test_thresholds_from_config_like_object() -> None:
-    class HealthConfig:
-        temperature_warning = 65
-        temperature_critical = 75
-        disk_warning = 80
-        disk_critical = 90
-        memory_warning = 85
-        memory_critical = 95
-        undervoltage_recent = 120
-
-    t = Thresholds.from_config(HealthConfig())
-    assert t == Thresholds(65.0, 75.0, 80.0, 90.0, 85.0, 95.0, 120.0)
 
 
 def test_a_failed_or_detached_device_stops_counting(runtime: Runtime, bus: BusLog) -> None:
