@@ -130,13 +130,14 @@ def test_unit_keeps_its_contract() -> None:
     ), "the env var makes the config file mandatory; the default path may be absent"
 
 
-def test_sysusers_creates_user_and_missing_groups(tmp_path: Path) -> None:
+def sysusers_dry_run(tmp_path: Path, sysusers_file: Path) -> str:
+    """What systemd-sysusers would create on an empty system (no users, no groups)."""
     sysusers = tool("systemd-sysusers")
     (tmp_path / "etc").mkdir()
     for name in ("passwd", "group", "shadow", "gshadow"):
         (tmp_path / "etc" / name).write_text("")
     result = subprocess.run(
-        [sysusers, f"--root={tmp_path}", "--dry-run", str(SYSUSERS_FILE)],
+        [sysusers, f"--root={tmp_path}", "--dry-run", str(sysusers_file)],
         capture_output=True,
         text=True,
         env=clean_env(),
@@ -144,6 +145,11 @@ def test_sysusers_creates_user_and_missing_groups(tmp_path: Path) -> None:
     )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
+    return out
+
+
+def test_sysusers_creates_user_and_missing_groups(tmp_path: Path) -> None:
+    out = sysusers_dry_run(tmp_path, SYSUSERS_FILE)
     assert "Creating user 'bussdcc-system'" in out, out
     assert "Creating group 'gpio'" in out and "Creating group 'video'" in out, out
 
@@ -268,19 +274,7 @@ def test_kiosk_unit_keeps_its_contract() -> None:
 
 
 def test_kiosk_sysusers_creates_user_and_missing_groups(tmp_path: Path) -> None:
-    sysusers = tool("systemd-sysusers")
-    (tmp_path / "etc").mkdir()
-    for name in ("passwd", "group", "shadow", "gshadow"):
-        (tmp_path / "etc" / name).write_text("")
-    result = subprocess.run(
-        [sysusers, f"--root={tmp_path}", "--dry-run", str(KIOSK_SYSUSERS_FILE)],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=30,
-    )
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
+    out = sysusers_dry_run(tmp_path, KIOSK_SYSUSERS_FILE)
     assert "Creating user 'bussdcc-kiosk'" in out, out
     for group in ("video", "render", "input"):
         assert f"Creating group '{group}'" in out, out
