@@ -73,26 +73,27 @@ def test_security_exposure_offline() -> None:
     assert float(m.group(1)) <= MAX_EXPOSURE
 
 
-def test_systemd_analyze_verify() -> None:
-    """Everything verifies; the only complaint allowed is the binary missing on a host
-    where the package is not installed (the container tests verify it installed)."""
+def verify_problems(unit_file: Path, binary: str) -> list[str]:
+    """``systemd-analyze verify`` complaints, except ``binary`` missing on a host where it
+    is not installed (the container tests verify the installed units)."""
     analyze = tool("systemd-analyze")
     result = subprocess.run(
-        [analyze, "verify", "--man=no", str(UNIT_FILE)],
+        [analyze, "verify", "--man=no", str(unit_file)],
         capture_output=True,
         text=True,
         env=clean_env(),
         timeout=60,
     )
-    problems = [
+    return [
         line
         for line in (result.stdout + result.stderr).splitlines()
         if line.strip()
-        and not (
-            "Command /usr/bin/bussdcc-system is not executable" in line
-            and not Path("/usr/bin/bussdcc-system").exists()
-        )
+        and not (f"Command {binary} is not executable" in line and not Path(binary).exists())
     ]
+
+
+def test_systemd_analyze_verify() -> None:
+    problems = verify_problems(UNIT_FILE, "/usr/bin/bussdcc-system")
     assert not problems, "\n".join(problems)
 
 
@@ -216,24 +217,7 @@ def kiosk_values(key: str, section: str = "Service") -> list[str]:
 
 
 def test_kiosk_unit_verifies() -> None:
-    """Offline: the only complaint allowed is cage missing on a host without it (the
-    container test verifies the installed unit with cage present)."""
-    analyze = tool("systemd-analyze")
-    result = subprocess.run(
-        [analyze, "verify", "--man=no", str(KIOSK_UNIT_FILE)],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=60,
-    )
-    problems = [
-        line
-        for line in (result.stdout + result.stderr).splitlines()
-        if line.strip()
-        and not (
-            "Command /usr/bin/cage is not executable" in line and not Path("/usr/bin/cage").exists()
-        )
-    ]
+    problems = verify_problems(KIOSK_UNIT_FILE, "/usr/bin/cage")
     assert not problems, "\n".join(problems)
 
 
