@@ -39,6 +39,7 @@ CONFFILE: Final = Path("etc/bussdcc-system/config.yaml")
 WRITE_COMMAND: Final = "python -m bussdcc_system.config.docs --write"
 
 _WIDTH: Final = 79
+_ALIGNED_WIDTH: Final = 28  # a longer "key: value" is not padded: its comment follows it
 
 _HEADER: Final = """\
 # bussdcc-system configuration
@@ -171,8 +172,12 @@ def _settings_block(settings: Sequence[DeclaredSetting], indent: str) -> list[st
     for setting in settings:
         value = setting.example if setting.required else setting.default
         pairs.append((f"#{indent}{setting.name}: {yaml_value(value)}", _comment(setting.doc)))
-    column = max(len(text) for text, _ in pairs) + 2
-    return [f"{text.ljust(column)}# {doc}" if doc else text for text, doc in pairs]
+    fitting = [len(text) for text, _ in pairs if len(text) - len(indent) <= _ALIGNED_WIDTH]
+    column = max(fitting, default=0) + 2
+    return [
+        f"{text.ljust(column) if len(text) + 2 <= column else text + '  '}# {doc}"
+        for text, doc in pairs
+    ]
 
 
 def _rule(title: str) -> str:

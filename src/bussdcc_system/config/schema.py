@@ -108,8 +108,7 @@ class DisksConfig:
         default=None,
         metadata=setting(
             Nullable(Text("a block device name like 'mmcblk0' (without /dev/)", block_device)),
-            "block device (as under `/sys/block`) for the bytes-written wear figure;"
-            " `null` = auto-detect",
+            "block device for the bytes-written wear figure, e.g. `mmcblk0`; `null` = auto-detect",
         ),
     )
 
@@ -168,7 +167,7 @@ class HistoryConfig:
         default=5.0,
         metadata=setting(
             seconds(le=3600.0),
-            "seconds between writes to disk (at most this much is lost in a crash)",
+            "seconds between writes to disk; a crash loses at most this much",
         ),
     )
     rotate_interval: float = field(
@@ -197,7 +196,7 @@ class HistoryConfig:
         default=("*",),
         metadata=setting(
             _PATTERNS,
-            'message names to record (`fnmatch` patterns), e.g. `["system.*"]`; `[]` = none',
+            'message names to record, e.g. `["system.*", "health.*"]`; `[]` = none',
         ),
     )
     exclude: tuple[str, ...] = field(
@@ -231,7 +230,8 @@ class HealthConfig:
     undervoltage_recent: float = field(
         default=3600.0,
         metadata=setting(
-            seconds(le=30 * 86400.0), "seconds an under-voltage keeps health at warning"
+            seconds(le=30 * 86400.0),
+            "seconds an under-voltage keeps health at warning after it ended",
         ),
     )
 
@@ -258,7 +258,7 @@ class ThrottlingOptions:
         default="/usr/bin/vcgencmd",
         metadata=setting(
             Text("the path of vcgencmd (an absolute path)", absolute_path),
-            "the vcgencmd program",
+            "the program that reads the firmware's flags",
         ),
     )
 
@@ -287,7 +287,7 @@ class StatusLedOptions:
     pin: int = field(
         metadata=setting(
             GpioPin(0, 27),
-            "BCM number, or `GPIO17` / `BCM17` in any case (not `BOARD11`); one LED per pin",
+            "the BCM pin number; `GPIO17` / `BCM17` in any case",
             example="GPIO17",
         )
     )
