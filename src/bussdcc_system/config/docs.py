@@ -77,7 +77,10 @@ def yaml_value(value: object) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        plain = yaml.safe_load(f"key: {value}") if value else None
+        try:
+            plain = yaml.safe_load(f"key: {value}") if value else None
+        except yaml.YAMLError:
+            plain = None
         return value if plain == {"key": value} else json.dumps(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(json.dumps(item) for item in value) + "]"

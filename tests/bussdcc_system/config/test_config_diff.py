@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from bussdcc_system.config import (
+    Config,
+    ConfigDiff,
     DeviceConfig,
     StatusLedOptions,
     ThermalZoneOptions,
@@ -11,6 +15,7 @@ from bussdcc_system.config import (
     diff_configs,
     parse_config,
 )
+from bussdcc_system.config.settings import sections_of
 from tests.bussdcc_system.config.config_helpers import (
     SHIPPED,
     parse,
@@ -118,3 +123,13 @@ def test_diff_between_auto_detect_and_a_list_uses_what_was_detected() -> None:
     assert [d.id for d in back.devices_added] == ["thermal_zone"]
     assert [d.id for d in back.devices_removed] == ["status_led"]
     assert diff_configs(auto, auto, auto_devices=detected).is_empty
+
+
+def test_the_diff_has_one_changes_field_per_declared_section() -> None:
+    sections = [declared.name for declared in sections_of(Config)]
+    assert [f.name for f in dataclasses.fields(ConfigDiff)] == [
+        "devices_added",
+        "devices_removed",
+        "devices_changed",
+        *(f"{name}_changed" for name in sections),
+    ]
