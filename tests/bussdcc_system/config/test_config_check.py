@@ -1,4 +1,5 @@
-"""``bussdcc-system check-config`` as an admin runs it: a real process, real files."""
+"""``bussdcc-system check-config`` as an admin runs it (a real process, real files), and
+the summary it prints."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "etc" / "bussdcc-system" / "config.yaml"
+from bussdcc_system.config import default_config, describe_config, parse_config
+from tests.bussdcc_system.config.config_helpers import FULL, SHIPPED, SOURCE, parse
+
 DEFAULT = Path("/etc/bussdcc-system/config.yaml")
 
 
@@ -162,3 +164,20 @@ def test_absent_default_file_means_defaults(tmp_path: Path) -> None:
         "  web: 0.0.0.0:8086, read-only (no token)\n"
         "  history: /var/lib/bussdcc-system/history, kept 30 days or 512 MB\n"
     )
+
+
+def test_describe_config() -> None:
+    assert describe_config(default_config()) == [
+        "devices: auto-detect",
+        "web: 0.0.0.0:8086, read-only (no token)",
+        "history: /var/lib/bussdcc-system/history, kept 30 days or 512 MB",
+    ]
+    config = parse_config(FULL, SOURCE)
+    assert describe_config(config) == [
+        "devices: 5 configured: throttling, cpu_temp (thermal_zone), led-green (status_led),"
+        " led-red (status_led), led-blue (status_led)",
+        "web: [::]:8443, write actions enabled (token set)",
+        "history: /data/history, kept 30 days or 512 MB",
+    ]
+    off = parse("web: {enabled: false}\nhistory: {enabled: false}\ndevices: []\n")
+    assert describe_config(off) == ["devices: none", "web: disabled", "history: disabled"]

@@ -1,0 +1,85 @@
+"""Configuration: ``/etc/bussdcc-system/config.yaml`` as typed, frozen, validated values.
+
+One job per module, imported one way only (each module imports only those above it)::
+
+    issues       ConfigIssue, ConfigError, the issue collector
+    wording      how numbers, names and keys are spelt in messages
+    yaml_nodes   YAML text -> nodes with line numbers; what a node says
+    validators   the checks a setting can declare (bounds live here, in the declaration)
+    settings     setting(...) / section(...): how a field declares itself
+    schema       the dataclasses, every setting declared once
+    walker       nodes -> Config, driven by the declarations, every issue in one pass
+    loader       which file, reading it: resolve_config_path, load_config, parse_config
+    diff         ConfigDiff, diff_configs: what a reload applies
+    check        the check-config command and its summary
+    docs         the reference tables and the shipped commented file, from the schema
+
+This package re-exports the public names; ``docs`` is a developer tool and is not
+imported here.
+"""
+
+from os import EX_CONFIG  # re-exported for callers that import it from here
+
+from bussdcc_system.config.check import check_config_main, describe_config
+from bussdcc_system.config.diff import ConfigDiff, diff_configs
+from bussdcc_system.config.issues import ConfigError, ConfigIssue
+from bussdcc_system.config.loader import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_PATH,
+    load_config,
+    parse_config,
+    resolve_config_path,
+)
+from bussdcc_system.config.schema import (
+    DEVICE_KINDS,
+    DEVICE_OPTIONS,
+    SEVERITIES,
+    Config,
+    DeviceConfig,
+    DeviceKind,
+    DeviceOptions,
+    DisksConfig,
+    HealthConfig,
+    HistoryConfig,
+    LoggingConfig,
+    SamplingConfig,
+    Severity,
+    StatusLedOptions,
+    ThermalZoneOptions,
+    ThrottlingOptions,
+    WebConfig,
+    default_config,
+)
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_PATH",
+    "DEVICE_KINDS",
+    "DEVICE_OPTIONS",
+    "EX_CONFIG",
+    "SEVERITIES",
+    "Config",
+    "ConfigDiff",
+    "ConfigError",
+    "ConfigIssue",
+    "DeviceConfig",
+    "DeviceKind",
+    "DeviceOptions",
+    "DisksConfig",
+    "HealthConfig",
+    "HistoryConfig",
+    "LoggingConfig",
+    "SamplingConfig",
+    "Severity",
+    "StatusLedOptions",
+    "ThermalZoneOptions",
+    "ThrottlingOptions",
+    "WebConfig",
+    "check_config_main",
+    "default_config",
+    "describe_config",
+    "diff_configs",
+    "load_config",
+    "parse_config",
+    "resolve_config_path",
+]

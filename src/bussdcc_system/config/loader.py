@@ -1,0 +1,84 @@
+"""Which file is the configuration, and reading it: path, bytes, text, nodes, ``Config``.
+
+Only the default path may be absent (it then means the built-in defaults); a file asked
+for explicitly must exist. Every failure is a :class:`ConfigError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+from bussdcc_system.config.issues import ConfigError, ConfigIssue
+from bussdcc_system.config.schema import Config
+from bussdcc_system.config.walker import walk
+from bussdcc_system.config.yaml_nodes import compose
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_PATH",
+    "load_config",
+    "parse_config",
+    "resolve_config_path",
+]
+
+DEFAULT_CONFIG_PATH: Final = Path("/etc/bussdcc-system/config.yaml")
+CONFIG_ENV: Final = "BUSSDCC_SYSTEM_CONFIG"
+
+
+def resolve_config_path(
+    cli_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Path, bool]:
+    """Which file to read, and whether it was asked for explicitly (``--config`` or
+    ``$BUSSDCC_SYSTEM_CONFIG``). Only the default path may be absent."""
+    if cli_path is not None:
+        return Path(cli_path), True
+    env = (os.environ if environ is None else environ).get(CONFIG_ENV, "")
+    if env:
+        return Path(env), True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, explicit: bool = False) -> Config:
+    """Read and validate a configuration file; raise :class:`ConfigError` listing every
+    problem. With ``path`` None the file comes from :func:`resolve_config_path`. A
+    missing file means the built-in defaults unless it was asked for ``explicit``-ly."""
+    if path is None:
+        resolved, from_env = resolve_config_path(None)
+        explicit = explicit or from_env
+    else:
+        resolved = Path(path)
+    source = str(resolved)
+
+    def fail(message: str, line: int | None = None) -> ConfigError:
+        return ConfigError([ConfigIssue(source, line, "", message)])
+
+    try:
+        data = resolved.read_bytes()
+    except FileNotFoundError:
+        if not explicit:
+            return Config(source=source)
+        raise fail(f"cannot read {source}: no such file") from None
+    except IsADirectoryError:
+        raise fail(f"cannot read {source}: it is a directory, not a file") from None
+    except PermissionError:
+        raise fail(f"cannot read {source}: permission denied") from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise fail(f"cannot read {source}: {reason}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise fail(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded", line
+        ) from None
+    return parse_config(text, source)
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Validate YAML text; ``source`` names it in messages (its basename is shown)."""
+    return walk(compose(text, source), source)

@@ -1,0 +1,80 @@
+"""What the configuration tests share: the shipped files, a full example, and how an
+admin sees a configuration's errors."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bussdcc_system.config import Config, ConfigError, parse_config
+
+REPO = Path(__file__).resolve().parents[3]
+SHIPPED = REPO / "etc" / "bussdcc-system" / "config.yaml"
+DOCS = REPO / "docs" / "configuration.md"
+SOURCE = "/etc/bussdcc-system/config.yaml"
+
+
+def parse(text: str) -> Config:
+    return parse_config(textwrap.dedent(text), SOURCE)
+
+
+def errors(text: str) -> list[str]:
+    """The lines a user would see for this text."""
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    lines = str(info.value).splitlines()
+    assert lines == [str(issue) for issue in info.value.issues]
+    return lines
+
+
+def uncomment(text: str) -> str:
+    """What an admin gets by removing the '#' in front of every shipped setting."""
+    return re.sub(r"(?m)^#(\S|  )", r"\1", text)
+
+
+FULL = """\
+sampling:
+  cpu: 0.5
+  disk: 60
+disks:
+  mounts: [/, /boot/firmware/]
+  sd_card: mmcblk0
+web:
+  enabled: yes
+  host: "::"
+  port: 8443
+  token: "0123456789abcdef0123"
+  allowed_origins: ["http://pi.local:8086", "*"]
+history:
+  directory: /data/history
+  flush_interval: 1
+  min_severity: WARNING
+  include: ["system.*", "health.*"]
+  exclude: ["system.cpu.*"]
+  compress: off
+health:
+  temperature_warning: 60
+  temperature_critical: 75.5
+logging:
+  level: debug
+  console: false
+devices:
+  - kind: throttling
+    interval: 10
+  - id: cpu_temp
+    kind: thermal_zone
+    zone: cpu-thermal
+  - id: led-green
+    kind: status_led
+    pin: GPIO17
+  - id: led-red
+    kind: status_led
+    pin: bcm27
+    active_high: false
+  - id: led-blue
+    kind: status_led
+    pin: 4
+"""
