@@ -4,15 +4,14 @@ All coordination flows through typed ``Message`` events in one total order; the
 ``Runtime`` is the authoritative dispatcher. See ``docs/kernel.md``.
 """
 
-from bussdcc import message
+import bussdcc.message as message
 from bussdcc.clock import ClockProtocol, SimClock, SimClockTimeout, SystemClock
-from bussdcc.context import Context
+from bussdcc.context import Context, DeviceStatus
 from bussdcc.device import Device, DeviceError
 from bussdcc.event import Event, EventBus, Subscription
 from bussdcc.message import Message, Severity
 from bussdcc.process import Interface, Process
 from bussdcc.runtime import (
-    EX_SOFTWARE,
     BootCancelled,
     BootError,
     Liveness,
@@ -25,13 +24,13 @@ from bussdcc.state import StateStore
 from bussdcc.version import __version__
 
 __all__ = [
-    "EX_SOFTWARE",
     "BootCancelled",
     "BootError",
     "ClockProtocol",
     "Context",
     "Device",
     "DeviceError",
+    "DeviceStatus",
     "Event",
     "EventBus",
     "Interface",

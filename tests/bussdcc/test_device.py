@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kernel_helpers import BusLog, Recorder
 
-from bussdcc import Device, DeviceError, Runtime
+from bussdcc import Context, Device, DeviceError, DeviceStatus, Process, Runtime
 
 
 class Sensor(Device):
@@ -81,3 +81,32 @@ def test_failing_disconnect_is_reported(runtime: Runtime, buslog: BusLog) -> Non
     assert dev.online is False
     assert "bus stuck" in buslog.data("device.failed")[0]["error"]
     assert "runtime.shutdown" in buslog.names()
+
+
+def test_components_see_devices_as_a_snapshot_not_the_runtime(runtime: Runtime) -> None:
+    seen: list[dict[str, DeviceStatus]] = []
+
+    class Looker(Process):
+        name = "looker"
+
+        def start(self, ctx: Context) -> None:
+            seen.append(ctx.devices())
+
+    log: list[str] = []
+    runtime.attach_device(Sensor("vcio", log, fail="no /dev/vcio"))
+    runtime.attach_device(Sensor("thermal", log))
+    runtime.register_process(Looker())
+    runtime.attach_device(Sensor("later", log))  # registered before boot: attached at boot
+    runtime.boot()
+    assert seen == [
+        {
+            "vcio": DeviceStatus("vcio", "sensor", online=False, error="no /dev/vcio"),
+            "thermal": DeviceStatus("thermal", "sensor", online=True, error=None),
+            "later": DeviceStatus("later", "sensor", online=True, error=None),
+        }
+    ]
+    assert list(seen[0]) == ["vcio", "thermal", "later"]  # attach order
+    runtime.detach_device("thermal")
+    assert seen[0]["thermal"].online is True  # what the component holds does not change
+    assert set(runtime.ctx.devices()) == {"vcio", "later"}
+    assert not hasattr(runtime.ctx, "runtime")  # a component gets capabilities, not the runtime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -9,7 +10,6 @@ import pytest
 from kernel_helpers import BusLog, Ping
 
 from bussdcc import (
-    EX_SOFTWARE,
     Context,
     Event,
     Message,
@@ -244,7 +244,7 @@ def test_critical_failure_shuts_the_runtime_down_with_ex_software(
     rt.boot()
     clock.settle()
     assert rt.wait_shutdown(10)
-    assert rt.exit_code == EX_SOFTWARE == 70
+    assert rt.exit_code == os.EX_SOFTWARE == 70
     assert log.data("service.failure")[0]["critical"] is True
     assert log.data("runtime.shutdown") == [{"version": rt.version, "exit_code": 70}]
     assert "critical service 'vital' failed" in log.data("runtime.shutting_down")[0]["reason"]
@@ -276,7 +276,7 @@ def test_critical_failure_makes_threaded_run_return_ex_software(clock: SimClock)
     failing.set()
     clock.advance(3.0)  # fails at t=4, restarts at 4.5, fails at 5: past the limit
     runner.join(10)
-    assert result == [EX_SOFTWARE]
+    assert result == [os.EX_SOFTWARE]
     assert not rt.booted
 
 
