@@ -1,11 +1,14 @@
 """bussdcc: a small typed event kernel with real supervision.
 
 All coordination flows through typed ``Message`` events in one total order; the
-``Runtime`` is the authoritative dispatcher. See ``docs/kernel.md``.
+``Runtime`` is the authoritative dispatcher. See ``docs/kernel.md``. Test support
+(``SimClock``, ``MessageLog``, pytest fixtures) is in ``bussdcc.testing``.
 """
 
+from typing import TYPE_CHECKING
+
 import bussdcc.message as message
-from bussdcc.clock import ClockProtocol, SimClock, SimClockTimeout, SystemClock
+from bussdcc.clock import ClockProtocol, SystemClock
 from bussdcc.context import Context, DeviceStatus
 from bussdcc.device import Device, DeviceError
 from bussdcc.event import Event, EventBus, Subscription
@@ -43,8 +46,6 @@ __all__ = [
     "ServiceState",
     "Severity",
     "SignalRuntime",
-    "SimClock",
-    "SimClockTimeout",
     "StateStore",
     "Subscription",
     "Supervisor",
@@ -53,3 +54,16 @@ __all__ = [
     "__version__",
     "message",
 ]
+
+_MOVED_TO_TESTING = frozenset({"SimClock", "SimClockTimeout"})
+
+if not TYPE_CHECKING:  # invisible to mypy: typed code imports them from bussdcc.testing
+
+    def __getattr__(name: str) -> object:
+        """Transitional: ``from bussdcc import SimClock`` until the appliance's tests and
+        benchmarks import it from ``bussdcc.testing``; then this goes (not in __all__)."""
+        if name in _MOVED_TO_TESTING:
+            from bussdcc import testing
+
+            return getattr(testing, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

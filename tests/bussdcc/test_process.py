@@ -6,9 +6,10 @@ import logging
 import threading
 
 import pytest
-from kernel_helpers import BusLog, Ping, Recorder
+from kernel_helpers import Ping, Recorder
 
 from bussdcc import Context, Event, Interface, Message, Process, Runtime, message
+from bussdcc.testing import MessageLog
 
 
 class Failing(Process):
@@ -28,7 +29,7 @@ class Failing(Process):
 
 
 def test_process_failure_becomes_process_error_with_event_name(
-    runtime: Runtime, buslog: BusLog
+    runtime: Runtime, message_log: MessageLog
 ) -> None:
     bad = Failing("bad", {"test.ping"})
     after = Recorder("after")
@@ -36,7 +37,7 @@ def test_process_failure_becomes_process_error_with_event_name(
     runtime.register_process(after)
     runtime.boot()
     runtime.emit(Ping(n=1))
-    errors = buslog.data("process.error")
+    errors = message_log.data("process.error")
     assert len(errors) == 1
     assert errors[0]["process"] == "bad"
     assert errors[0]["event"] == "test.ping"
@@ -44,20 +45,20 @@ def test_process_failure_becomes_process_error_with_event_name(
     assert "cannot handle test.ping" in errors[0]["error"]
     assert "ValueError" in errors[0]["traceback"]
     # the failure did not stop delivery to the next process
-    assert "test.ping" in after.names()
-    assert after.names()[-2:] == ["test.ping", "process.error"]
+    assert "test.ping" in after.log.names
+    assert after.log.names[-2:] == ["test.ping", "process.error"]
 
 
 def test_failure_on_error_level_event_logs_and_emits_nothing(
-    runtime: Runtime, buslog: BusLog, caplog: pytest.LogCaptureFixture
+    runtime: Runtime, message_log: MessageLog, caplog: pytest.LogCaptureFixture
 ) -> None:
     bad = Failing("bad", {"service.error"})
     runtime.register_process(bad)
     runtime.boot()
-    before = len(buslog.events)
+    before = len(message_log.events)
     with caplog.at_level(logging.ERROR, logger="bussdcc"):
         runtime.emit(message.ServiceError("svc", "boom"))
-    assert buslog.names()[before:] == ["service.error"]  # no process.error: no recursion
+    assert message_log.names[before:] == ["service.error"]  # no process.error: no recursion
     records = [r for r in caplog.records if "cannot handle service.error" in r.getMessage()]
     assert len(records) == 1
     assert "service.error" in records[0].getMessage()
@@ -65,7 +66,7 @@ def test_failure_on_error_level_event_logs_and_emits_nothing(
 
 
 def test_process_raising_on_every_event_does_not_loop(
-    runtime: Runtime, buslog: BusLog, caplog: pytest.LogCaptureFixture
+    runtime: Runtime, message_log: MessageLog, caplog: pytest.LogCaptureFixture
 ) -> None:
     bad = Failing("always", None)
     runtime.register_process(bad)
@@ -106,17 +107,19 @@ def test_processes_before_interfaces_in_registration_order(
 
 
 def test_process_registered_after_boot_is_started_and_receives_events(
-    runtime: Runtime, buslog: BusLog
+    runtime: Runtime, message_log: MessageLog
 ) -> None:
     runtime.boot()
     late = Recorder("late")
     runtime.register_process(late)
-    assert buslog.data("process.started")[-1] == {"process": "late"}
+    assert message_log.data("process.started")[-1] == {"process": "late"}
     runtime.emit(Ping())
-    assert late.names() == ["process.started", "test.ping"]
+    assert late.log.names == ["process.started", "test.ping"]
 
 
-def test_process_whose_late_start_fails_receives_nothing(runtime: Runtime, buslog: BusLog) -> None:
+def test_process_whose_late_start_fails_receives_nothing(
+    runtime: Runtime, message_log: MessageLog
+) -> None:
     class NoStart(Recorder):
         def start(self, ctx: Context) -> None:
             raise RuntimeError("no hardware")
@@ -124,10 +127,10 @@ def test_process_whose_late_start_fails_receives_nothing(runtime: Runtime, buslo
     runtime.boot()
     late = NoStart("nostart")
     runtime.register_process(late)
-    err = buslog.data("process.error")[-1]
+    err = message_log.data("process.error")[-1]
     assert err["process"] == "nostart" and err["phase"] == "start"
     runtime.emit(Ping())
-    assert late.names() == []
+    assert late.log.names == []
 
 
 # -- removal: the counterpart of register_process/register_interface --------------------
@@ -170,7 +173,7 @@ KINDS = [
 
 @pytest.mark.parametrize(("cls", "register", "unregister"), KINDS)
 def test_unregister_after_boot_stops_detaches_and_reports(
-    runtime: Runtime, buslog: BusLog, cls: type[Tracked], register: str, unregister: str
+    runtime: Runtime, message_log: MessageLog, cls: type[Tracked], register: str, unregister: str
 ) -> None:
     notes: list[str] = []
     comp = cls("gone", notes)
@@ -179,18 +182,18 @@ def test_unregister_after_boot_stops_detaches_and_reports(
     runtime.emit(Ping(n=1))
     getattr(runtime, unregister)("gone")
     assert notes == ["attach gone", "start gone", "stop gone", "detach gone"]
-    assert buslog.data("process.stopped") == [{"process": "gone"}]
+    assert message_log.data("process.stopped") == [{"process": "gone"}]
     seen = len(comp.seen)
     runtime.emit(Ping(n=2))
     assert len(comp.seen) == seen  # no longer a target
     runtime.shutdown()
     assert notes.count("stop gone") == 1  # shutdown does not stop it again
-    assert buslog.data("process.stopped") == [{"process": "gone"}]
+    assert message_log.data("process.stopped") == [{"process": "gone"}]
 
 
 @pytest.mark.parametrize(("cls", "register", "unregister"), KINDS)
 def test_unregister_before_boot_forgets_without_starting(
-    runtime: Runtime, buslog: BusLog, cls: type[Tracked], register: str, unregister: str
+    runtime: Runtime, message_log: MessageLog, cls: type[Tracked], register: str, unregister: str
 ) -> None:
     notes: list[str] = []
     getattr(runtime, register)(cls("early", notes))
@@ -198,12 +201,12 @@ def test_unregister_before_boot_forgets_without_starting(
     runtime.boot()
     runtime.shutdown()
     assert notes == []
-    assert buslog.data("process.started") == [] and buslog.data("process.stopped") == []
+    assert message_log.data("process.started") == [] and message_log.data("process.stopped") == []
 
 
 @pytest.mark.parametrize(("cls", "register", "unregister"), KINDS)
 def test_a_name_is_free_again_once_unregistered(
-    runtime: Runtime, buslog: BusLog, cls: type[Tracked], register: str, unregister: str
+    runtime: Runtime, message_log: MessageLog, cls: type[Tracked], register: str, unregister: str
 ) -> None:
     notes: list[str] = []
     runtime.boot()
@@ -215,8 +218,8 @@ def test_a_name_is_free_again_once_unregistered(
     getattr(runtime, register)(again)
     runtime.emit(Ping())
     assert len(again.seen) == 2  # its own process.started, then the ping
-    assert [d["process"] for d in buslog.data("process.started")] == ["web", "web"]
-    assert [d["process"] for d in buslog.data("process.stopped")] == ["web"]
+    assert [d["process"] for d in message_log.data("process.started")] == ["web", "web"]
+    assert [d["process"] for d in message_log.data("process.stopped")] == ["web"]
 
 
 def test_processes_and_interfaces_share_one_namespace(runtime: Runtime) -> None:
@@ -230,16 +233,16 @@ def test_processes_and_interfaces_share_one_namespace(runtime: Runtime) -> None:
 
 
 def test_unregister_reports_a_failing_stop_and_still_detaches(
-    runtime: Runtime, buslog: BusLog
+    runtime: Runtime, message_log: MessageLog
 ) -> None:
     notes: list[str] = []
     runtime.register_interface(TrackedInterface("web", notes, fail_stop=True))
     runtime.boot()
     runtime.unregister_interface("web")
     assert notes[-2:] == ["stop web", "detach web"]
-    err = buslog.data("process.error")
+    err = message_log.data("process.error")
     assert [(e["process"], e["phase"]) for e in err] == [("web", "stop")]
-    assert buslog.data("process.stopped") == [{"process": "web"}]
+    assert message_log.data("process.stopped") == [{"process": "web"}]
 
 
 def test_unregister_while_another_thread_emits(runtime: Runtime) -> None:
