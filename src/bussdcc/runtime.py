@@ -3,8 +3,10 @@
 Boot attaches devices, then attaches and starts processes, then interfaces, then starts
 services; shutdown runs the reverse, calling every component's stop/detach even when an
 earlier one raised, with bounded thread joins. A boot that fails half-way rolls back
-what it had started. The runtime is itself the first subscriber of the event bus, so
-processes, interfaces and services see every event in the bus's single total order.
+what it had started. Every kind of component can also be added and removed while the
+runtime runs (a reload does both). The runtime is itself the first subscriber of the
+event bus, so processes, interfaces and services see every event in the bus's single
+total order.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from bussdcc.version import __version__
 
 log = logging.getLogger("bussdcc.runtime")
 
-P = TypeVar("P", bound=Process)
+_P = TypeVar("_P", bound=Process)
 
 
 class BootError(RuntimeError):
@@ -135,7 +137,7 @@ class Runtime:
         """Stop, detach and forget an interface (e.g. on reload); KeyError if there is none."""
         self._unregister(self._interfaces, name, "interface")
 
-    def _register(self, group: list[P], comp: P, kind: str) -> None:
+    def _register(self, group: list[_P], comp: _P, kind: str) -> None:
         with self._lock:
             # One namespace for both: ``process.started``/``process.stopped`` name them alike.
             if any(c.name == comp.name for c in (*self._processes, *self._interfaces)):
@@ -147,7 +149,7 @@ class Runtime:
                 self._start_component(comp, kind)
             self._retarget()
 
-    def _unregister(self, group: list[P], name: str, kind: str) -> None:
+    def _unregister(self, group: list[_P], name: str, kind: str) -> None:
         with self._lock:
             comp = next((c for c in group if c.name == name), None)
             if comp is None:
