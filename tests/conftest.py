@@ -1,22 +1,5 @@
-"""Fixtures every tier shares: a SimClock and a runtime on it that is always shut down."""
+"""Fixtures every tier shares come from bussdcc.testing: ``clock`` (a SimClock),
+``runtime`` (on it, always shut down) and ``message_log`` (everything its bus delivers).
+``pytester`` runs the plugin's own tests."""
 
-from __future__ import annotations
-
-from collections.abc import Iterator
-
-import pytest
-
-from bussdcc import Runtime, SimClock
-
-
-@pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
-def runtime(clock: SimClock) -> Iterator[Runtime]:
-    """A SimClock runtime that is always shut down at the end of the test."""
-    rt = Runtime(clock=clock, join_timeout=2.0)
-    yield rt
-    rt.shutdown()
+pytest_plugins = ["bussdcc.testing.pytest_plugin", "pytester"]

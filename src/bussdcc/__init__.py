@@ -1,18 +1,20 @@
 """bussdcc: a small typed event kernel with real supervision.
 
 All coordination flows through typed ``Message`` events in one total order; the
-``Runtime`` is the authoritative dispatcher. See ``docs/kernel.md``.
+``Runtime`` is the authoritative dispatcher. See ``docs/kernel.md``. Test support
+(``SimClock``, ``MessageLog``, pytest fixtures) is in ``bussdcc.testing``.
 """
 
-from bussdcc import message
-from bussdcc.clock import ClockProtocol, SimClock, SimClockTimeout, SystemClock
-from bussdcc.context import Context
+from typing import TYPE_CHECKING
+
+import bussdcc.message as message
+from bussdcc.clock import ClockProtocol, SystemClock
+from bussdcc.context import Context, DeviceStatus
 from bussdcc.device import Device, DeviceError
 from bussdcc.event import Event, EventBus, Subscription
 from bussdcc.message import Message, Severity
 from bussdcc.process import Interface, Process
 from bussdcc.runtime import (
-    EX_SOFTWARE,
     BootCancelled,
     BootError,
     Liveness,
@@ -25,13 +27,13 @@ from bussdcc.state import StateStore
 from bussdcc.version import __version__
 
 __all__ = [
-    "EX_SOFTWARE",
     "BootCancelled",
     "BootError",
     "ClockProtocol",
     "Context",
     "Device",
     "DeviceError",
+    "DeviceStatus",
     "Event",
     "EventBus",
     "Interface",
@@ -44,8 +46,6 @@ __all__ = [
     "ServiceState",
     "Severity",
     "SignalRuntime",
-    "SimClock",
-    "SimClockTimeout",
     "StateStore",
     "Subscription",
     "Supervisor",
@@ -54,3 +54,16 @@ __all__ = [
     "__version__",
     "message",
 ]
+
+_MOVED_TO_TESTING = frozenset({"SimClock", "SimClockTimeout"})
+
+if not TYPE_CHECKING:  # invisible to mypy: typed code imports them from bussdcc.testing
+
+    def __getattr__(name: str) -> object:
+        """Transitional: ``from bussdcc import SimClock`` until the appliance's tests and
+        benchmarks import it from ``bussdcc.testing``; then this goes (not in __all__)."""
+        if name in _MOVED_TO_TESTING:
+            from bussdcc import testing
+
+            return getattr(testing, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -128,9 +128,6 @@ class EventBus:
             self._subs = (*self._subs, sub)
         return sub
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        subscription.cancel()
-
     def _remove(self, sub: Subscription) -> None:
         with self._lock:
             self._subs = tuple(s for s in self._subs if s is not sub)

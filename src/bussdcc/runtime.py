@@ -3,23 +3,26 @@
 Boot attaches devices, then attaches and starts processes, then interfaces, then starts
 services; shutdown runs the reverse, calling every component's stop/detach even when an
 earlier one raised, with bounded thread joins. A boot that fails half-way rolls back
-what it had started. The runtime is itself the first subscriber of the event bus, so
-processes, interfaces and services see every event in the bus's single total order.
+what it had started. Every kind of component can also be added and removed while the
+runtime runs (a reload does both). The runtime is itself the first subscriber of the
+event bus, so processes, interfaces and services see every event in the bus's single
+total order.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
-from bussdcc import message
+import bussdcc.message as message
 from bussdcc.clock import ClockProtocol, SystemClock
-from bussdcc.context import Context
+from bussdcc.context import Context, DeviceStatus
 from bussdcc.device import Device
 from bussdcc.event import Event, EventBus, Subscription
 from bussdcc.message import Message, Severity
@@ -30,8 +33,7 @@ from bussdcc.version import __version__
 
 log = logging.getLogger("bussdcc.runtime")
 
-EX_SOFTWARE = 70
-"""Exit status after a critical failure (sysexits.h), so systemd restarts the process."""
+_P = TypeVar("_P", bound=Process)
 
 
 class BootError(RuntimeError):
@@ -68,7 +70,9 @@ class Runtime:
         self.events = EventBus(self.clock)
         self.state = state or StateStore()
         self.version = __version__
-        self.ctx = Context(clock=self.clock, events=self.events, state=self.state, runtime=self)
+        self.ctx = Context(
+            clock=self.clock, events=self.events, state=self.state, devices=self._device_statuses
+        )
         self.join_timeout = join_timeout
         self.dispatch_deadline = dispatch_deadline
         self.services = Supervisor(self.ctx, on_critical_failure=self._critical_failure)
@@ -76,7 +80,6 @@ class Runtime:
         self._processes: list[Process] = []
         self._interfaces: list[Interface] = []
         self._started: list[Process] = []
-        self._targets: tuple[tuple[Process, str], ...] = ()
         self._handlers: tuple[Callable[[Context, Event[Message]], None], ...] = ()
         self._service_targets: tuple[Service, ...] = ()
         self._lock = threading.RLock()
@@ -112,19 +115,54 @@ class Runtime:
         with self._lock:
             return dict(self._devices)
 
-    def register_process(self, process: Process) -> None:
+    def _device_statuses(self) -> dict[str, DeviceStatus]:
+        """What ``ctx.devices()`` shows components: a snapshot, not the devices themselves."""
         with self._lock:
-            self._processes.append(process)
-            if self._booted:
-                self._start_component(process, "process")
-            self._retarget()
+            devices = list(self._devices.values())
+        return {d.id: DeviceStatus(d.id, d.kind, d.online, d.error) for d in devices}
+
+    def register_process(self, process: Process) -> None:
+        """Register a process; attach and start it now if booted (a failure is reported)."""
+        self._register(self._processes, process, "process")
 
     def register_interface(self, interface: Interface) -> None:
+        """Register an interface; attach and start it now if booted (a failure is reported)."""
+        self._register(self._interfaces, interface, "interface")
+
+    def unregister_process(self, name: str) -> None:
+        """Stop, detach and forget a process (e.g. on reload); KeyError if there is none."""
+        self._unregister(self._processes, name, "process")
+
+    def unregister_interface(self, name: str) -> None:
+        """Stop, detach and forget an interface (e.g. on reload); KeyError if there is none."""
+        self._unregister(self._interfaces, name, "interface")
+
+    def _register(self, group: list[_P], comp: _P, kind: str) -> None:
         with self._lock:
-            self._interfaces.append(interface)
+            # One namespace for both: ``process.started``/``process.stopped`` name them alike.
+            if any(c.name == comp.name for c in (*self._processes, *self._interfaces)):
+                raise ValueError(
+                    f"a process or interface named {comp.name!r} is already registered"
+                )
+            group.append(comp)
             if self._booted:
-                self._start_component(interface, "interface")
+                self._start_component(comp, kind)
             self._retarget()
+
+    def _unregister(self, group: list[_P], name: str, kind: str) -> None:
+        with self._lock:
+            comp = next((c for c in group if c.name == name), None)
+            if comp is None:
+                raise KeyError(f"no {kind} named {name!r}")
+            group.remove(comp)
+            # While booted it is ours to stop; otherwise a shutdown under way (which took
+            # its list of components when it began) stops it, or it was never started.
+            stop = self._booted
+            if comp in self._started:
+                self._started.remove(comp)
+            self._retarget()
+        if stop:
+            self._stop_component(comp)
 
     def register_service(self, service: Service) -> None:
         with self._lock:
@@ -143,13 +181,12 @@ class Runtime:
     def _retarget(self) -> None:
         # Only started components receive events, processes before interfaces.
         started = self._started
-        targets = [(p, "process") for p in self._processes if p in started]
-        targets += [(i, "interface") for i in self._interfaces if i in started]
-        self._targets = tuple(targets)
+        targets = [p for p in self._processes if p in started]
+        targets += [i for i in self._interfaces if i in started]
         # The hot path calls bound methods, skipping components that ignore events.
         self._handlers = tuple(
             t.handle_event
-            for t, _role in targets
+            for t in targets
             if getattr(t.handle_event, "__func__", None) is not Process.handle_event
         )
         names = self.services.names()
@@ -256,7 +293,7 @@ class Runtime:
                 self._detach(comp)
             else:
                 assert isinstance(comp, Process)
-                self._stop_component(comp, kind)
+                self._stop_component(comp)
         self._finish_shutdown(self._shutdown_reason or repr(exc))
 
     def _attach(self, device: Device) -> bool:
@@ -301,7 +338,7 @@ class Runtime:
             self._retarget()
         self.emit(message.ProcessStarted(comp.name))
 
-    def _stop_component(self, comp: Process, kind: str) -> None:
+    def _stop_component(self, comp: Process) -> None:
         with self._lock:
             if comp in self._started:
                 self._started.remove(comp)
@@ -333,21 +370,25 @@ class Runtime:
 
     def _critical_failure(self, reason: str) -> None:
         log.critical("%s: shutting down", reason)
-        self.request_shutdown(reason, EX_SOFTWARE)
+        # sysexits.h's EX_SOFTWARE (70): systemd sees a failure and restarts the process.
+        self.request_shutdown(reason, os.EX_SOFTWARE)
 
     def shutdown(self, reason: str | None = None) -> int:
         """Stop everything in reverse boot order; idempotent; returns the exit code."""
+        me = threading.get_ident()
         with self._lock:
-            stopping = self._stopping_thread
-            if self._booted:
+            other = self._stopping_thread
+            mine = self._booted
+            if mine:
                 self._booted = False
-                self._stopping_thread = stopping = threading.get_ident()
-            elif stopping is None or stopping == threading.get_ident():
-                return self.exit_code
-        if stopping != threading.get_ident():
-            # Another thread is shutting down: return when it has finished, so that
-            # e.g. a ``with`` block ending cannot let the process exit half-way.
-            self._shutdown_done.wait()
+                self._stopping_thread = me
+                # Taken with the flag: what is unregistered from here on is ours to stop.
+                interfaces, processes = list(self._interfaces), list(self._processes)
+        if not mine:
+            if other is not None and other != me:
+                # Another thread is shutting down: return when it has finished, so that
+                # e.g. a ``with`` block ending cannot let the process exit half-way.
+                self._shutdown_done.wait()
             return self.exit_code
         reason = reason or self._shutdown_reason
         self.emit(message.RuntimeShuttingDown(reason))
@@ -357,11 +398,13 @@ class Runtime:
                 self.services.stop(name, self.join_timeout)
             except Exception as exc:  # pragma: no cover - stop() reports its own errors
                 log.exception("stopping service %s failed: %r", name, exc)
-        for comp in reversed(self._interfaces):
-            self._stop_component(comp, "interface")
-        for proc in reversed(self._processes):
-            self._stop_component(proc, "process")
-        for device in reversed(list(self._devices.values())):
+        for comp in reversed(interfaces):
+            self._stop_component(comp)
+        for proc in reversed(processes):
+            self._stop_component(proc)
+        with self._lock:
+            devices = list(self._devices.values())
+        for device in reversed(devices):
             self._detach(device)
         self._finish_shutdown(reason)
         return self.exit_code

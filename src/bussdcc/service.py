@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bussdcc import message
+import bussdcc.message as message
 
 if TYPE_CHECKING:
     from bussdcc.context import Context

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from types import FrameType
 
-from bussdcc import message
+import bussdcc.message as message
 from bussdcc.clock import ClockProtocol
 from bussdcc.runtime import BootCancelled, ThreadedRuntime
 from bussdcc.state import StateStore

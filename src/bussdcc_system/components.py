@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from bussdcc import ClockProtocol, Device, Process, Service
+from bussdcc import Device, Process, Service
 from bussdcc_system.config import (
     Config,
     ConfigDiff,
@@ -129,7 +129,6 @@ class Components:
     devices: dict[str, Device] = field(default_factory=dict)
     device_services: dict[str, Service] = field(default_factory=dict)
     pin_factory: Any = None
-    clock: ClockProtocol | None = None
 
     @property
     def device_configs(self) -> tuple[DeviceConfig, ...]:
@@ -223,14 +222,13 @@ def build_components(
     config: Config,
     *,
     root: HostRoot | str | None = None,
-    clock: ClockProtocol | None = None,
     addresses: AddressSource | None = None,
     pin_factory: Any = None,
 ) -> Components:
     """Every component for ``config`` on the host at ``root`` (default: $BUSSDCC_SYSTEM_ROOT
     or ``/``). ``addresses`` replaces psutil for identity (fake hosts), ``pin_factory``
-    gpiozero's default (tests pass a ``MockFactory``). ``clock`` is kept for callers;
-    components read time from the runtime's context."""
+    gpiozero's default (tests pass a ``MockFactory``). Components read time from the
+    runtime's context."""
     host = _host(root)
     s = config.sampling
     telemetry: dict[str, TelemetryService] = {
@@ -256,7 +254,6 @@ def build_components(
         health=HealthProcess(config.health),
         auto_devices=tuple(detect_devices(host)),
         pin_factory=pin_factory,
-        clock=clock,
     )
     for spec in components.device_configs:
         components._add_device(spec)

@@ -12,6 +12,7 @@ running configuration and says why in ``STATUS=``.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,6 @@ from bussdcc import BootError, ClockProtocol, Message, Severity, SignalRuntime
 from bussdcc_system import __version__
 from bussdcc_system.components import Components, build_components
 from bussdcc_system.config import (
-    EX_CONFIG,
     Config,
     ConfigDiff,
     ConfigError,
@@ -35,9 +35,6 @@ from bussdcc_system.notify import Notifier
 from bussdcc_system.web.interface import WebInterface
 
 log = logging.getLogger("bussdcc_system.daemon")
-
-EX_UNAVAILABLE = 69
-"""Exit status when boot fails for a reason outside the config (e.g. port in use)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -103,7 +100,7 @@ class Daemon(SignalRuntime):
         self.history: HistorySink | None = None
         if config.history.enabled:
             self.history = self._make_history(config)
-        self.components: Components = build_components(config, root=root, clock=self.clock)
+        self.components: Components = build_components(config, root=root)
         self.components.register(self)
         self.web: WebInterface | None = None
         if config.web.enabled:
@@ -254,10 +251,12 @@ class Daemon(SignalRuntime):
             self._apply_web(new)
 
     def _apply_web(self, new: Config) -> None:
+        """Disabled: the interface is unregistered (stopped, detached, forgotten), so that
+        enabled again later there is exactly one."""
         if self.web is not None and new.web.enabled:
             self.web.apply_config(new.web)
         elif self.web is not None:
-            self.web.stop(self.ctx)
+            self.unregister_interface(self.web.name)
             self.web = None
         elif new.web.enabled:
             self.web = self._make_web(new)
@@ -284,7 +283,9 @@ def setup_logging(level: str) -> None:
 
 
 def run_main(cli_path: str | None) -> int:
-    """``bussdcc-system run``: the process exit status (0, 78 bad config, 69, 70)."""
+    """``bussdcc-system run``: the process exit status (sysexits.h): 0; 78 (EX_CONFIG) for a
+    bad config; 69 (EX_UNAVAILABLE) when boot fails for a reason outside the config, e.g.
+    the port is in use; 70 (EX_SOFTWARE) after a critical failure."""
     path, explicit = resolve_config_path(cli_path)
     notifier = Notifier()
     try:
@@ -293,18 +294,18 @@ def run_main(cli_path: str | None) -> int:
         for issue in exc.issues:
             print(f"bussdcc-system: {issue}", file=sys.stderr)
         notifier.status(f"configuration error: {exc.issues[0]}")
-        return EX_CONFIG
+        return os.EX_CONFIG
     setup_logging(config.logging.level)
     try:
         daemon = Daemon(config, path, explicit=explicit, notifier=notifier)
     except Exception as exc:
         print(f"bussdcc-system: cannot start: {exc}", file=sys.stderr)
         notifier.status(f"cannot start: {exc}")
-        return EX_UNAVAILABLE
+        return os.EX_UNAVAILABLE
     try:
         return daemon.run()
     except BootError as exc:
         cause = exc.__cause__ or exc
         print(f"bussdcc-system: cannot start: {cause}", file=sys.stderr)
         notifier.status(f"cannot start: {cause}")
-        return EX_UNAVAILABLE
+        return os.EX_UNAVAILABLE

@@ -88,7 +88,7 @@ class StateProcess(Process):
         """Record the devices the runtime attached before processes started (at boot,
         their ``device.attached``/``device.failed`` precede every process)."""
         updated = ctx.clock.now_utc().isoformat()
-        for device in ctx.runtime.devices().values():
+        for device in ctx.devices().values():
             if device.online:
                 status, error = "online", None
             elif device.error is not None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from kernel_helpers import BusLog, Recorder
+from kernel_helpers import Recorder
 
-from bussdcc import Device, DeviceError, Runtime
+from bussdcc import Context, Device, DeviceError, DeviceStatus, Process, Runtime
+from bussdcc.testing import MessageLog
 
 
 class Sensor(Device):
@@ -25,7 +26,9 @@ class Sensor(Device):
         self.log.append(f"disconnect {self.id}")
 
 
-def test_failing_connect_is_reported_and_boot_goes_on(runtime: Runtime, buslog: BusLog) -> None:
+def test_failing_connect_is_reported_and_boot_goes_on(
+    runtime: Runtime, message_log: MessageLog
+) -> None:
     log: list[str] = []
     broken = Sensor("vcio", log, fail="/dev/vcio is missing: not a Raspberry Pi?")
     runtime.attach_device(broken)
@@ -34,31 +37,31 @@ def test_failing_connect_is_reported_and_boot_goes_on(runtime: Runtime, buslog: 
     runtime.register_process(rec)
     runtime.boot()
     assert runtime.booted
-    failed = buslog.data("device.failed")
+    failed = message_log.data("device.failed")
     assert failed == [
         {"device": "vcio", "kind": "sensor", "error": "/dev/vcio is missing: not a Raspberry Pi?"}
     ]
     assert broken.online is False
     assert broken.error == "/dev/vcio is missing: not a Raspberry Pi?"
-    assert buslog.data("device.attached") == [{"device": "thermal", "kind": "sensor"}]
-    assert "process.started" in buslog.names()
+    assert message_log.data("device.attached") == [{"device": "thermal", "kind": "sensor"}]
+    assert "process.started" in message_log.names
     assert log == ["connect thermal"]
     runtime.shutdown()
     # only the device that came online is disconnected and reported detached
     assert log == ["connect thermal", "disconnect thermal"]
-    assert buslog.data("device.detached") == [{"device": "thermal", "kind": "sensor"}]
+    assert message_log.data("device.detached") == [{"device": "thermal", "kind": "sensor"}]
 
 
-def test_live_attach_and_detach_after_boot(runtime: Runtime, buslog: BusLog) -> None:
+def test_live_attach_and_detach_after_boot(runtime: Runtime, message_log: MessageLog) -> None:
     log: list[str] = []
     runtime.boot()
     assert runtime.attach_device(Sensor("late", log)) is True
-    assert buslog.data("device.attached") == [{"device": "late", "kind": "sensor"}]
+    assert message_log.data("device.attached") == [{"device": "late", "kind": "sensor"}]
     assert runtime.attach_device(Sensor("late-broken", log, fail="no such chip")) is False
-    assert buslog.data("device.failed")[0]["error"] == "no such chip"
+    assert message_log.data("device.failed")[0]["error"] == "no such chip"
     assert set(runtime.devices()) == {"late", "late-broken"}
     runtime.detach_device("late")
-    assert buslog.data("device.detached") == [{"device": "late", "kind": "sensor"}]
+    assert message_log.data("device.detached") == [{"device": "late", "kind": "sensor"}]
     assert log == ["connect late", "disconnect late"]
     assert set(runtime.devices()) == {"late-broken"}
 
@@ -69,7 +72,7 @@ def test_duplicate_device_id_is_refused(runtime: Runtime) -> None:
         runtime.attach_device(Device("x"))
 
 
-def test_failing_disconnect_is_reported(runtime: Runtime, buslog: BusLog) -> None:
+def test_failing_disconnect_is_reported(runtime: Runtime, message_log: MessageLog) -> None:
     class Sticky(Device):
         def disconnect(self) -> None:
             raise OSError("bus stuck")
@@ -79,5 +82,34 @@ def test_failing_disconnect_is_reported(runtime: Runtime, buslog: BusLog) -> Non
     runtime.boot()
     runtime.shutdown()
     assert dev.online is False
-    assert "bus stuck" in buslog.data("device.failed")[0]["error"]
-    assert "runtime.shutdown" in buslog.names()
+    assert "bus stuck" in message_log.data("device.failed")[0]["error"]
+    assert "runtime.shutdown" in message_log.names
+
+
+def test_components_see_devices_as_a_snapshot_not_the_runtime(runtime: Runtime) -> None:
+    seen: list[dict[str, DeviceStatus]] = []
+
+    class Looker(Process):
+        name = "looker"
+
+        def start(self, ctx: Context) -> None:
+            seen.append(ctx.devices())
+
+    log: list[str] = []
+    runtime.attach_device(Sensor("vcio", log, fail="no /dev/vcio"))
+    runtime.attach_device(Sensor("thermal", log))
+    runtime.register_process(Looker())
+    runtime.attach_device(Sensor("later", log))  # registered before boot: attached at boot
+    runtime.boot()
+    assert seen == [
+        {
+            "vcio": DeviceStatus("vcio", "sensor", online=False, error="no /dev/vcio"),
+            "thermal": DeviceStatus("thermal", "sensor", online=True, error=None),
+            "later": DeviceStatus("later", "sensor", online=True, error=None),
+        }
+    ]
+    assert list(seen[0]) == ["vcio", "thermal", "later"]  # attach order
+    runtime.detach_device("thermal")
+    assert seen[0]["thermal"].online is True  # what the component holds does not change
+    assert set(runtime.ctx.devices()) == {"vcio", "later"}
+    assert not hasattr(runtime.ctx, "runtime")  # a component gets capabilities, not the runtime

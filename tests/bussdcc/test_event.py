@@ -9,9 +9,10 @@ from collections import deque
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kernel_helpers import BusLog, Nested, Ping
+from kernel_helpers import Nested, Ping
 
-from bussdcc import Context, Event, EventBus, Message, Process, Runtime, SimClock
+from bussdcc import Context, Event, EventBus, Message, Process, Runtime
+from bussdcc.testing import MessageLog, SimClock
 
 THREADS = 4
 PER_THREAD = 2_000
@@ -44,8 +45,8 @@ class OrderRecorder(Process):
             ctx.emit(Nested(parent=evt.seq, by=self.name))
 
 
-def test_total_order_under_concurrent_emitters_and_nested_emits() -> None:
-    rt = Runtime(clock=SimClock())
+def test_total_order_under_concurrent_emitters_and_nested_emits(runtime: Runtime) -> None:
+    rt = runtime
     violations: list[str] = []
     everyone: list[set[int]] = []
     recorders = [OrderRecorder(f"p{i}", everyone, violations, nests=i in (0, 2)) for i in range(3)]
@@ -184,7 +185,7 @@ def test_delivery_order_is_fifo_for_any_nesting(plan: list[list[int]]) -> None:
 
 def test_subscriber_failure_becomes_a_message(caplog: pytest.LogCaptureFixture) -> None:
     bus = EventBus(SimClock())
-    log = BusLog()
+    log = MessageLog()
 
     def broken(evt: Event[Message]) -> None:
         if evt.name == "test.ping":
@@ -193,7 +194,7 @@ def test_subscriber_failure_becomes_a_message(caplog: pytest.LogCaptureFixture) 
     bus.subscribe(broken, name="broken")
     bus.subscribe(log)
     bus.emit(Ping())
-    assert log.names() == ["test.ping", "event.subscriber_error"]
+    assert log.names == ["test.ping", "event.subscriber_error"]
     err = log.data("event.subscriber_error")[0]
     assert err["subscriber"] == "broken"
     assert err["event"] == "test.ping"
@@ -205,7 +206,7 @@ def test_failure_on_error_level_event_is_logged_not_emitted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     bus = EventBus(SimClock())
-    log = BusLog()
+    log = MessageLog()
 
     def broken(evt: Event[Message]) -> None:
         if evt.name == "event.subscriber_error":
@@ -218,7 +219,7 @@ def test_failure_on_error_level_event_is_logged_not_emitted(
     with caplog.at_level(logging.ERROR, logger="bussdcc"):
         bus.emit(Ping())
     # the second failure produced no message (no recursion) ...
-    assert log.names() == ["test.ping", "event.subscriber_error"]
+    assert log.names == ["test.ping", "event.subscriber_error"]
     # ... but it is not silent: it is in the log, with what failed on what
     records = [r for r in caplog.records if "also broken on errors" in r.getMessage()]
     assert len(records) == 1
@@ -243,7 +244,7 @@ def test_handler_raising_on_every_event_does_not_loop(caplog: pytest.LogCaptureF
 
 def test_cancelled_subscription_stops_delivery() -> None:
     bus = EventBus(SimClock())
-    log = BusLog()
+    log = MessageLog()
     sub = bus.subscribe(log)
     bus.emit(Ping(n=1))
     sub.cancel()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from kernel_helpers import BusLog, Ping
+from kernel_helpers import Ping
 
-from bussdcc import Context, Event, Message, Process, Runtime, Service, SimClock
+from bussdcc import Context, Event, Message, Process, Runtime, Service
+from bussdcc.testing import MessageLog, SimClock
 
 
 class Sticky(Service):
@@ -29,14 +30,14 @@ class Sticky(Service):
 
 
 def test_stalled_critical_tick_is_reported_once_and_fails_liveness(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     runtime.register_service(Sticky("sensor", critical=True))
     runtime.boot()
     clock.advance(1.0)  # tick 2 starts at t=1 and will run until t=11
     assert runtime.liveness().ok
     clock.advance(4.0)  # t=5: running for 4 s, past its 3 s deadline
-    stalled = buslog.data("service.stalled")
+    stalled = message_log.data("service.stalled")
     assert len(stalled) == 1
     assert stalled[0]["service"] == "sensor" and stalled[0]["critical"] is True
     assert stalled[0]["deadline"] == 3.0 and stalled[0]["running_for"] > 3.0
@@ -46,18 +47,18 @@ def test_stalled_critical_tick_is_reported_once_and_fails_liveness(
     (svc,) = live.services
     assert svc.stalled and not svc.ok and svc.critical
     clock.advance(5.0)  # t=10: still stuck, still reported only once
-    assert len(buslog.data("service.stalled")) == 1
+    assert len(message_log.data("service.stalled")) == 1
     assert not runtime.liveness().ok
     clock.advance(1.0)  # t=11: the tick returns
-    assert buslog.data("service.recovered") == [{"service": "sensor", "stalled_for": 10.0}]
+    assert message_log.data("service.recovered") == [{"service": "sensor", "stalled_for": 10.0}]
     assert runtime.liveness().ok
     clock.advance(3.0)
     assert runtime.liveness().ok
-    assert len(buslog.data("service.stalled")) == 1
+    assert len(message_log.data("service.stalled")) == 1
 
 
 def test_a_second_stall_is_reported_again(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     class TwiceSticky(Sticky):
         def tick(self, ctx: Context) -> None:
@@ -68,12 +69,12 @@ def test_a_second_stall_is_reported_again(
     runtime.register_service(TwiceSticky("twice", critical=False))
     runtime.boot()
     clock.advance(20.0)
-    assert len(buslog.data("service.stalled")) == 2
-    assert len(buslog.data("service.recovered")) == 2
+    assert len(message_log.data("service.stalled")) == 2
+    assert len(message_log.data("service.recovered")) == 2
 
 
 def test_a_stalled_tick_that_crashes_does_not_hide_the_next_stall(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     class StallThenCrash(Sticky):
         def tick(self, ctx: Context) -> None:
@@ -86,34 +87,34 @@ def test_a_stalled_tick_that_crashes_does_not_hide_the_next_stall(
     runtime.register_service(StallThenCrash("flaky", critical=False))
     runtime.boot()
     clock.advance(6.0)  # tick 2: stalls (t=5), crashes at t=6, restarts at t=6.5
-    assert len(buslog.data("service.stalled")) == 1
-    assert len(buslog.data("service.error")) == 1
+    assert len(message_log.data("service.stalled")) == 1
+    assert len(message_log.data("service.error")) == 1
     clock.advance(0.5)  # the restarted service's first tick (tick 3) starts at 6.5
     (svc,) = runtime.liveness().services
     assert svc.stalled is False  # the stall ended with the crash
     clock.advance(4.0)  # tick 3 running for 4 s: a new stall
-    assert len(buslog.data("service.stalled")) == 2
+    assert len(message_log.data("service.stalled")) == 2
     clock.advance(2.0)
-    assert buslog.data("service.recovered") == [{"service": "flaky", "stalled_for": 5.0}]
+    assert message_log.data("service.recovered") == [{"service": "flaky", "stalled_for": 5.0}]
 
 
 def test_stalled_non_critical_service_does_not_fail_liveness(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     runtime.register_service(Sticky("optional", critical=False))
     runtime.boot()
     clock.advance(6.0)
-    assert len(buslog.data("service.stalled")) == 1
+    assert len(message_log.data("service.stalled")) == 1
     live = runtime.liveness()
     assert live.ok is True and live.reasons == ()
     (svc,) = live.services
     assert svc.stalled is True and svc.ok is False  # visible, but not a reason to restart
     assert "stalled" in (svc.reason or "")
     clock.advance(6.0)  # let the tick return
-    assert len(buslog.data("service.recovered")) == 1
+    assert len(message_log.data("service.recovered")) == 1
 
 
-def test_failed_critical_service_fails_liveness(clock: SimClock) -> None:
+def test_failed_critical_service_fails_liveness(runtime: Runtime, clock: SimClock) -> None:
     class Broken(Service):
         name = "broken"
         critical = True
@@ -123,7 +124,7 @@ def test_failed_critical_service_fails_liveness(clock: SimClock) -> None:
             raise RuntimeError("gone")
 
     # a critical failure shuts the runtime down; liveness says why until then
-    rt = Runtime(clock=clock)
+    rt = runtime
     rt.register_service(Broken())
     rt.boot()
     clock.settle()
@@ -147,8 +148,9 @@ class Blocker(Process):
             assert self.release.wait(30)
 
 
-def test_blocked_dispatch_fails_liveness_and_recovers(clock: SimClock) -> None:
-    rt = Runtime(clock=clock, dispatch_deadline=5.0)
+def test_blocked_dispatch_fails_liveness_and_recovers(runtime: Runtime, clock: SimClock) -> None:
+    rt = runtime
+    rt.dispatch_deadline = 5.0
     blocker = Blocker()
     rt.register_process(blocker)
     beats: list[int] = []

@@ -1,14 +1,12 @@
-"""The runtime: boot order, bounded complete shutdown, rollback, the public API."""
+"""The runtime: boot order, bounded complete shutdown, rollback, the seed's quick start."""
 
 from __future__ import annotations
 
-import importlib.resources
 import threading
 
 import pytest
-from kernel_helpers import BusLog, Ping, Recorder
+from kernel_helpers import Ping, Recorder
 
-import bussdcc
 from bussdcc import (
     BootError,
     Context,
@@ -19,10 +17,10 @@ from bussdcc import (
     Process,
     Runtime,
     Service,
-    SimClock,
     ThreadedRuntime,
     message,
 )
+from bussdcc.testing import MessageLog, SimClock
 
 
 class Journal:
@@ -114,7 +112,7 @@ def build(rt: Runtime, journal: Journal, fail_stop: bool = False) -> None:
 
 
 def test_boot_in_order_and_shutdown_in_reverse(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     journal = Journal()
     build(runtime, journal)
@@ -127,7 +125,7 @@ def test_boot_in_order_and_shutdown_in_reverse(
         "attach i1", "start i1", "attach i2", "start i2",
     ]  # fmt: skip
     assert sorted(boot[10:]) == ["start s1", "start s2"]  # services run in their own threads
-    names = buslog.names()
+    names = message_log.names
     assert names[0] == "runtime.booting"
     assert names.index("runtime.booted") < names.index("service.started")
     runtime.shutdown()
@@ -137,13 +135,13 @@ def test_boot_in_order_and_shutdown_in_reverse(
         "stop p2", "detach p2", "stop p1", "detach p1",
         "disconnect d2", "disconnect d1",
     ]  # fmt: skip
-    names = buslog.names()
+    names = message_log.names
     assert names[-1] == "runtime.shutdown"
     assert names.index("runtime.shutting_down") < names.index("service.stopped")
 
 
 def test_every_stop_runs_even_when_earlier_ones_raise(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     journal = Journal()
     build(runtime, journal, fail_stop=True)
@@ -156,17 +154,17 @@ def test_every_stop_runs_even_when_earlier_ones_raise(
         "stop p2", "detach p2", "stop p1", "detach p1",
         "disconnect d2", "disconnect d1",
     ]  # fmt: skip
-    phases = [(d["process"], d["phase"]) for d in buslog.data("process.error")]
+    phases = [(d["process"], d["phase"]) for d in message_log.data("process.error")]
     assert phases == [
         ("i2", "stop"), ("i2", "detach"), ("i1", "stop"), ("i1", "detach"),
         ("p2", "stop"), ("p2", "detach"), ("p1", "stop"), ("p1", "detach"),
     ]  # fmt: skip
-    assert [(d["service"], d["phase"]) for d in buslog.data("service.error")] == [
+    assert [(d["service"], d["phase"]) for d in message_log.data("service.error")] == [
         ("s2", "stop"),
         ("s1", "stop"),
     ]
-    assert [d["device"] for d in buslog.data("device.failed")] == ["d2", "d1"]
-    assert buslog.names()[-1] == "runtime.shutdown"
+    assert [d["device"] for d in message_log.data("device.failed")] == ["d2", "d1"]
+    assert message_log.names[-1] == "runtime.shutdown"
     assert not runtime.booted
 
 
@@ -183,7 +181,7 @@ def test_a_hung_service_thread_is_reported_and_shutdown_completes(clock: SimCloc
             release.wait(30)  # blocked outside the clock: cannot be cancelled
 
     rt = Runtime(clock=clock, join_timeout=0.2)
-    log = BusLog()
+    log = MessageLog()
     rt.events.subscribe(log)
     journal = Journal()
     rt.register_process(JProcess("p1", journal))
@@ -194,7 +192,7 @@ def test_a_hung_service_thread_is_reported_and_shutdown_completes(clock: SimCloc
         assert rt.shutdown() == 0
         assert log.data("runtime.stop_timeout") == [{"component": "service:hung", "timeout": 0.2}]
         assert journal.matching("stop", "detach") == ["stop p1", "detach p1"]
-        assert log.names()[-1] == "runtime.shutdown"
+        assert log.names[-1] == "runtime.shutdown"
         assert rt.wait_shutdown(0)
     finally:
         release.set()
@@ -202,7 +200,7 @@ def test_a_hung_service_thread_is_reported_and_shutdown_completes(clock: SimCloc
     assert not threads[0].is_alive()  # and it leaves its loop when it finally returns
 
 
-def test_a_boot_that_fails_half_way_rolls_back(runtime: Runtime, buslog: BusLog) -> None:
+def test_a_boot_that_fails_half_way_rolls_back(runtime: Runtime, message_log: MessageLog) -> None:
     journal = Journal()
     runtime.attach_device(JDevice("d1", journal))
     runtime.register_process(JProcess("p1", journal))
@@ -221,17 +219,17 @@ def test_a_boot_that_fails_half_way_rolls_back(runtime: Runtime, buslog: BusLog)
         "stop p1", "detach p1",
         "disconnect d1",
     ]  # fmt: skip
-    names = buslog.names()
+    names = message_log.names
     assert "runtime.booted" not in names
     assert names[-1] == "runtime.shutdown"
-    failed = buslog.data("runtime.boot_failed")
+    failed = message_log.data("runtime.boot_failed")
     assert len(failed) == 1 and "p2 cannot start" in failed[0]["error"]
-    assert buslog.data("device.detached") == [{"device": "d1", "kind": "test"}]
+    assert message_log.data("device.detached") == [{"device": "d1", "kind": "test"}]
     assert runtime.wait_shutdown(0)
 
 
 def test_the_runtime_can_boot_again_after_shutdown(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     rec = Recorder()
     runtime.register_process(rec)
@@ -239,19 +237,19 @@ def test_the_runtime_can_boot_again_after_shutdown(
     runtime.shutdown()
     runtime.boot()
     runtime.emit(Ping())
-    assert rec.names().count("test.ping") == 1
-    assert buslog.names().count("runtime.booted") == 2
+    assert rec.log.names.count("test.ping") == 1
+    assert message_log.names.count("runtime.booted") == 2
 
 
 def test_context_manager_boots_and_shuts_down(clock: SimClock) -> None:
-    log = BusLog()
+    log = MessageLog()
     with Runtime(clock=clock) as rt:
         rt.events.subscribe(log)
         assert rt.booted
     assert not rt.booted
-    assert log.names()[-2:] == ["runtime.shutting_down", "runtime.shutdown"]
+    assert log.names[-2:] == ["runtime.shutting_down", "runtime.shutdown"]
 
-    log2 = BusLog()
+    log2 = MessageLog()
     with pytest.raises(KeyError), Runtime(clock=clock) as rt2:
         rt2.events.subscribe(log2)
         raise KeyError("boom")
@@ -261,7 +259,7 @@ def test_context_manager_boots_and_shuts_down(clock: SimClock) -> None:
 
 def test_threaded_runtime_start_and_stop(clock: SimClock) -> None:
     rt = ThreadedRuntime(clock=clock)
-    log = BusLog()
+    log = MessageLog()
     rt.events.subscribe(log)
     rt.start()
     assert rt.booted
@@ -269,7 +267,7 @@ def test_threaded_runtime_start_and_stop(clock: SimClock) -> None:
     assert rt.wait_shutdown(0)
     assert not rt.booted
     assert log.data("runtime.shutting_down") == [{"reason": "tests are done"}]
-    assert log.names()[-1] == "runtime.shutdown"
+    assert log.names[-1] == "runtime.shutdown"
 
 
 def test_shutdown_waits_for_a_shutdown_already_in_progress(clock: SimClock) -> None:
@@ -302,14 +300,6 @@ def test_plain_runtime_shutdown_request_from_another_thread(clock: SimClock) -> 
     threading.Thread(target=rt.request_shutdown, args=("asked",)).start()
     assert rt.wait_shutdown(10)
     assert not rt.booted and rt.exit_code == 0
-
-
-def test_public_api_is_importable_and_typed() -> None:
-    for name in bussdcc.__all__:
-        assert getattr(bussdcc, name) is not None, name
-    assert bussdcc.message.SystemSignal(signal=1, action="x").name == "system.signal"
-    assert importlib.resources.files("bussdcc").joinpath("py.typed").is_file()
-    assert isinstance(bussdcc.__version__, str)
 
 
 def test_seed_readme_quick_start_works(capsys: pytest.CaptureFixture[str]) -> None:

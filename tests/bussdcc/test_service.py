@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
 import pytest
-from kernel_helpers import BusLog, Ping
+from kernel_helpers import Ping
 
-from bussdcc import (
-    EX_SOFTWARE,
-    Context,
-    Event,
-    Message,
-    Runtime,
-    Service,
-    ServiceState,
-    SimClock,
-    ThreadedRuntime,
-)
+from bussdcc import Context, Event, Message, Runtime, Service, ServiceState, ThreadedRuntime
+from bussdcc.testing import MessageLog, SimClock
 
 T0 = 1000.0  # SimClock's monotonic start
 
@@ -104,7 +96,7 @@ def test_an_overrunning_tick_skips_missed_periods_and_keeps_the_grid(
 
 
 def test_failing_tick_is_reported_and_the_service_really_restarted(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     def tick(ctx: Context, n: int) -> None:
         if n == 2:
@@ -114,12 +106,12 @@ def test_failing_tick_is_reported_and_the_service_really_restarted(
     runtime.register_service(svc)
     runtime.boot()
     clock.advance(1.0)  # tick 2 fails at t=1
-    errors = buslog.data("service.error")
+    errors = message_log.data("service.error")
     assert len(errors) == 1
     assert errors[0]["service"] == "svc" and errors[0]["phase"] == "tick"
     assert "sensor read failed" in errors[0]["error"]
     assert "RuntimeError" in errors[0]["traceback"]
-    restart = buslog.data("service.restart")
+    restart = message_log.data("service.restart")
     assert restart == [
         {
             "service": "svc",
@@ -136,41 +128,41 @@ def test_failing_tick_is_reported_and_the_service_really_restarted(
     assert second[2] != first[2] and second[3] != first[3]  # start in a NEW thread
     assert second[1] == 1.5  # after the 0.5 s backoff, in virtual time
     assert runtime.services.state("svc") is ServiceState.RUNNING
-    assert buslog.names().count("service.started") == 2
+    assert message_log.names.count("service.started") == 2
 
 
 def test_backoff_doubles_then_the_intensity_limit_fails_the_service(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     svc = Scripted(tick=boom, interval=1.0, max_restarts=5, restart_window=60.0)
     runtime.register_service(svc)
     runtime.boot()
     clock.advance(40.0)
-    restarts = buslog.data("service.restart")
+    restarts = message_log.data("service.restart")
     assert [r["attempt"] for r in restarts] == [1, 2, 3, 4, 5]
     assert [r["delay"] for r in restarts] == [0.5, 1.0, 2.0, 4.0, 8.0]
     # the same delays in virtual time between the starts
     assert svc.times("start") == [0.0, 0.5, 1.5, 3.5, 7.5, 15.5]
-    failure = buslog.data("service.failure")
+    failure = message_log.data("service.failure")
     assert len(failure) == 1
     assert failure[0]["service"] == "svc" and failure[0]["critical"] is False
     assert "gave up after 5 restarts within 60s" in failure[0]["error"]
     assert runtime.services.state("svc") is ServiceState.FAILED
     assert runtime.booted  # a non-critical failure does not stop the runtime
-    assert len(buslog.data("service.error")) == 6
+    assert len(message_log.data("service.error")) == 6
 
 
-def test_backoff_is_capped(runtime: Runtime, clock: SimClock, buslog: BusLog) -> None:
+def test_backoff_is_capped(runtime: Runtime, clock: SimClock, message_log: MessageLog) -> None:
     svc = Scripted(tick=boom, max_restarts=10, backoff_initial=1.0, backoff_max=3.0)
     runtime.register_service(svc)
     runtime.boot()
     clock.advance(20.0)
-    delays = [r["delay"] for r in buslog.data("service.restart")]
+    delays = [r["delay"] for r in message_log.data("service.restart")]
     assert delays[:5] == [1.0, 2.0, 3.0, 3.0, 3.0]
 
 
 def test_restarts_older_than_the_window_do_not_count(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     # crashes every 4 s; at most 2 restarts in 5 s: never reached, so it runs on
     svc = Scripted(
@@ -179,13 +171,13 @@ def test_restarts_older_than_the_window_do_not_count(
     runtime.register_service(svc)
     runtime.boot()
     clock.advance(40.0)
-    assert buslog.data("service.failure") == []
-    assert len(buslog.data("service.restart")) == 11  # crashes at 0, 4, ..., 40
+    assert message_log.data("service.failure") == []
+    assert len(message_log.data("service.restart")) == 11  # crashes at 0, 4, ..., 40
     assert svc.times("start") == [4.0 * k for k in range(11)]
 
 
 def test_the_same_crashes_within_the_window_fail_the_service(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     svc = Scripted(
         tick=boom, max_restarts=2, restart_window=60.0, backoff_initial=4.0, backoff_max=4.0
@@ -193,13 +185,13 @@ def test_the_same_crashes_within_the_window_fail_the_service(
     runtime.register_service(svc)
     runtime.boot()
     clock.advance(40.0)
-    assert len(buslog.data("service.restart")) == 2
-    assert len(buslog.data("service.failure")) == 1
+    assert len(message_log.data("service.restart")) == 2
+    assert len(message_log.data("service.failure")) == 1
     assert svc.times("start") == [0.0, 4.0, 8.0]
 
 
 def test_failing_start_is_reported_like_a_failing_tick(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     def start(ctx: Context, n: int) -> None:
         if n == 1:
@@ -209,42 +201,42 @@ def test_failing_start_is_reported_like_a_failing_tick(
     runtime.register_service(svc)
     runtime.boot()
     clock.settle()
-    errors = buslog.data("service.error")
+    errors = message_log.data("service.error")
     assert len(errors) == 1 and errors[0]["phase"] == "start"
     assert "i2c bus busy" in errors[0]["error"]
-    assert buslog.data("service.restart")[0]["reason"].startswith("start failed")
-    assert "service.started" not in buslog.names()
+    assert message_log.data("service.restart")[0]["reason"].startswith("start failed")
+    assert "service.started" not in message_log.names
     clock.advance(0.5)
     assert svc.sequence() == ["start", "start", "tick"]  # no stop() for a failed start
     assert svc.calls[0][2] != svc.calls[1][2]
-    assert buslog.data("service.started") == [{"service": "svc"}]
+    assert message_log.data("service.started") == [{"service": "svc"}]
 
 
 def test_non_restartable_service_fails_at_once(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     svc = Scripted(tick=boom, restart=False)
     runtime.register_service(svc)
     runtime.boot()
     clock.advance(10.0)
-    assert buslog.data("service.restart") == []
-    failure = buslog.data("service.failure")
+    assert message_log.data("service.restart") == []
+    failure = message_log.data("service.failure")
     assert len(failure) == 1 and "not restartable" in failure[0]["error"]
     assert svc.sequence() == ["start", "tick", "stop"]
     assert runtime.booted
 
 
 def test_critical_failure_shuts_the_runtime_down_with_ex_software(
-    clock: SimClock,
+    runtime: Runtime, clock: SimClock
 ) -> None:
-    rt = Runtime(clock=clock, join_timeout=2.0)
-    log = BusLog()
+    rt = runtime
+    log = MessageLog()
     rt.events.subscribe(log)
     rt.register_service(Scripted("vital", tick=boom, critical=True, restart=False))
     rt.boot()
     clock.settle()
     assert rt.wait_shutdown(10)
-    assert rt.exit_code == EX_SOFTWARE == 70
+    assert rt.exit_code == os.EX_SOFTWARE == 70
     assert log.data("service.failure")[0]["critical"] is True
     assert log.data("runtime.shutdown") == [{"version": rt.version, "exit_code": 70}]
     assert "critical service 'vital' failed" in log.data("runtime.shutting_down")[0]["reason"]
@@ -276,7 +268,7 @@ def test_critical_failure_makes_threaded_run_return_ex_software(clock: SimClock)
     failing.set()
     clock.advance(3.0)  # fails at t=4, restarts at 4.5, fails at 5: past the limit
     runner.join(10)
-    assert result == [EX_SOFTWARE]
+    assert result == [os.EX_SOFTWARE]
     assert not rt.booted
 
 
@@ -292,7 +284,7 @@ def test_service_handle_event_sees_events_while_running(runtime: Runtime, clock:
                 raise ValueError("listener broke")
 
     runtime.register_service(Listener())
-    log = BusLog()
+    log = MessageLog()
     runtime.events.subscribe(log)
     runtime.emit(Ping())  # before boot: not running, not delivered
     runtime.boot()
@@ -310,7 +302,7 @@ def test_duplicate_service_name_is_refused(runtime: Runtime) -> None:
 
 
 def test_service_registered_after_boot_starts(
-    runtime: Runtime, clock: SimClock, buslog: BusLog
+    runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
     runtime.boot()
     svc = Scripted("late", interval=2.0)
@@ -318,5 +310,5 @@ def test_service_registered_after_boot_starts(
     clock.advance(4.0)
     assert svc.times("tick") == [0.0, 2.0, 4.0]
     assert runtime.remove_service("late") is True
-    assert buslog.data("service.stopped") == [{"service": "late"}]
+    assert message_log.data("service.stopped") == [{"service": "late"}]
     assert runtime.services.names() == []

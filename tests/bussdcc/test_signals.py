@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_helpers import BusLog
 
 import bussdcc
-from bussdcc import SignalRuntime, SimClock
+from bussdcc import SignalRuntime
+from bussdcc.testing import MessageLog, SimClock
 
 APP = Path(__file__).with_name("signal_app.py")
 WAIT = 20.0  # generous real-time bound for a line to appear on a loaded machine
@@ -205,17 +205,17 @@ def test_the_signal_handler_itself_only_records_and_wakes() -> None:
 
     rt = App(clock=SimClock())
     rt.idle_interval = 30.0  # a wake must come from the signal, not from the idle timer
-    log = BusLog()
+    log = MessageLog()
     rt.events.subscribe(log)
     caller = threading.Thread(target=rt._handle_signal, args=(signal.SIGHUP, None))
     caller.start()
     caller.join(5)
-    assert log.names() == [] and reloads == []  # recorded only
+    assert log.names == [] and reloads == []  # recorded only
 
     assert threading.current_thread() is threading.main_thread()
     assert rt.run() == 0  # the main loop handles it: reload, then the shutdown it asked for
     assert reloads == [True]
-    names = log.names()
+    names = log.names
     assert names.index("runtime.booted") < names.index("system.signal")
     assert names.index("system.signal") < names.index("system.reload")
     assert names[-1] == "runtime.shutdown"

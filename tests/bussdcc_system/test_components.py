@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from bussdcc import Runtime, SimClock, message
+from bussdcc import Runtime, message
+from bussdcc.testing import MessageLog, SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.components import build_components, detect_devices, detect_sd_card
 from bussdcc_system.config import (
@@ -29,7 +30,7 @@ from bussdcc_system.devices import DevicePollService
 from bussdcc_system.devices.status_led import StatusLed, StatusLedService
 from bussdcc_system.devices.thermal import ThermalZoneDevice
 from bussdcc_system.devices.throttling import ThrottlingDevice
-from tests.bussdcc_system.telemetry_helpers import FIXTURES, BusLog, copy_host, write
+from tests.bussdcc_system.telemetry_helpers import FIXTURES, copy_host, write
 
 THROTTLING = DeviceConfig("throttling", "throttling", ThrottlingOptions())
 THERMAL = DeviceConfig("thermal_zone", "thermal_zone", ThermalZoneOptions())
@@ -150,7 +151,7 @@ def write_stat(root: Path, busy: int, idle: int) -> None:
 
 
 def test_a_pi4_end_to_end(
-    tmp_path: Path, clock: SimClock, runtime: Runtime, bus: BusLog, pins: MockFactory
+    tmp_path: Path, clock: SimClock, runtime: Runtime, message_log: MessageLog, pins: MockFactory
 ) -> None:
     root = copy_host("pi4", tmp_path)
     write_stat(root, 100, 900)
@@ -182,11 +183,11 @@ def test_a_pi4_end_to_end(
     clock.advance(5.0)
     assert runtime.state.get("system.health.level") == "critical"
     assert runtime.state.get("devices.led.pattern") == "fast_blink"
-    assert bus.of(message.ServiceError) == []
+    assert message_log.of_type(message.ServiceError) == []
 
 
 def test_a_pc_with_a_configured_throttling_device(
-    tmp_path: Path, clock: SimClock, runtime: Runtime, bus: BusLog
+    tmp_path: Path, clock: SimClock, runtime: Runtime
 ) -> None:
     config = Config(devices=(THROTTLING,))
     c = build_components(config, root=str(FIXTURES / "x86"), addresses=no_addresses)
@@ -203,7 +204,7 @@ def test_a_pc_with_a_configured_throttling_device(
 # -- reload -----------------------------------------------------------------------------------
 
 
-def test_apply_sampling_and_health(tmp_path: Path, runtime: Runtime, bus: BusLog) -> None:
+def test_apply_sampling_and_health(tmp_path: Path, runtime: Runtime) -> None:
     old = Config(devices=())
     c = build_components(old, root=str(FIXTURES / "pi4"), addresses=no_addresses)
     c.register(runtime)
@@ -237,7 +238,7 @@ def test_apply_disks_prunes_old_mounts(tmp_path: Path, runtime: Runtime) -> None
 
 
 def test_apply_devices_added_removed_changed(
-    clock: SimClock, runtime: Runtime, bus: BusLog, pins: MockFactory
+    clock: SimClock, runtime: Runtime, message_log: MessageLog, pins: MockFactory
 ) -> None:
     old = Config(devices=(THROTTLING, THERMAL))
     c = build_components(old, root=str(FIXTURES / "pi4"), addresses=no_addresses, pin_factory=pins)
@@ -254,8 +255,8 @@ def test_apply_devices_added_removed_changed(
     assert "device.throttling" not in names
     assert {"device.thermal_zone", "device.led"} <= set(names)
     assert c.devices["thermal_zone"].interval == 30.0  # type: ignore[attr-defined]
-    detached = [x.device for x in bus.of(message.DeviceDetached)]
-    attached = [x.device for x in bus.of(message.DeviceAttached)]
+    detached = [x.device for x in message_log.of_type(message.DeviceDetached)]
+    attached = [x.device for x in message_log.of_type(message.DeviceAttached)]
     assert detached == ["throttling", "thermal_zone"]
     assert attached == ["throttling", "thermal_zone", "led", "thermal_zone"]
     assert "devices.throttling" not in runtime.state  # removed on purpose: not "offline"
@@ -263,7 +264,7 @@ def test_apply_devices_added_removed_changed(
     assert runtime.state.get("system.throttling") == {}
 
 
-def test_switch_to_auto_detection(clock: SimClock, runtime: Runtime, bus: BusLog) -> None:
+def test_switch_to_auto_detection(clock: SimClock, runtime: Runtime) -> None:
     old = Config(devices=())
     c = build_components(old, root=str(FIXTURES / "pi5"), addresses=no_addresses)
     c.register(runtime)

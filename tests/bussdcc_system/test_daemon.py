@@ -109,6 +109,49 @@ def test_reload_applies_change_with_reloading_then_ready(notify, setup):
     assert "health.temperature_warning: 70 -> 65" in logged
 
 
+def test_reload_turns_the_dashboard_off_and_on_again_with_one_web_interface(notify, setup):
+    config, port, _history = setup
+    enabled = config.read_text()
+    disabled = enabled.replace("web:\n", "web:\n  enabled: false\n", 1)
+
+    def reload(daemon: DaemonProcess, text: str) -> dict[str, str]:
+        config.write_text(text)
+        daemon.signal(signal.SIGHUP)
+        notify.wait_for(lambda m: m.get("RELOADING") == "1")
+        return notify.wait_for(ready)
+
+    with DaemonProcess(config, notify) as daemon:
+        notify.wait_for(ready)
+        off = reload(daemon, disabled)
+        assert off["STATUS"].startswith("reloaded (1 change(s) applied)")
+        assert "dashboard" not in off["STATUS"]
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        on = reload(daemon, enabled)
+        assert f"dashboard on port {port}" in on["STATUS"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            assert resp.status == 200
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0
+    events = [json.loads(line) for line in daemon.stdout().splitlines()]
+    # One web interface at a time: stopped when disabled, one started when enabled again,
+    # and only that one stopped at shutdown.
+    story = [
+        (e["name"], e["data"].get("process") or e["data"].get("changes"))
+        for e in events
+        if e["name"] == "config.reloaded"
+        or (e["name"] in ("process.started", "process.stopped") and e["data"]["process"] == "web")
+    ]
+    assert story == [
+        ("process.started", "web"),
+        ("process.stopped", "web"),
+        ("config.reloaded", ["web.enabled: true -> false"]),
+        ("process.started", "web"),
+        ("config.reloaded", ["web.enabled: false -> true"]),
+        ("process.stopped", "web"),
+    ]
+
+
 def test_invalid_reload_keeps_running_config_and_says_why(notify, setup):
     config, port, _history = setup
     with DaemonProcess(config, notify) as daemon:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bussdcc import Device, DeviceError, Runtime, SimClock, message
+from bussdcc import Device, DeviceError, Runtime, message
+from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.state import StateProcess
 
