@@ -4,8 +4,8 @@ Formatting happens once, here, in Python (with ``bussdcc_system.formatting``: "3
 of 7.6 GiB", "up 4 days"): the page renders these values on the server, and the bridge
 pushes only the keys whose *displayed* value changed, so a memory figure that moves by
 a few bytes costs nothing on the wire. Values are strings, rounded numbers (meters and
-charts) or lists of strings. Keys of per-disk and per-interface rows embed the mount point or
-interface name; ``layout`` lists them, and a browser reloads when it changes.
+charts) or lists of strings. Keys of per-disk and per-interface rows embed the mount
+point or interface name; ``layout`` lists them, and a browser reloads when it changes.
 """
 
 from __future__ import annotations
