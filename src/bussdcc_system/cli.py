@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from bussdcc import Runtime
 from bussdcc_system import __version__
 
-EX_CONFIG = 78
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -13,6 +13,7 @@ import sys
 from typing import TextIO
 
 from bussdcc import Event, Message, Severity
+from bussdcc_system.formatting import iso_time
 
 TELEMETRY_SUFFIX = ".updated"
 
@@ -35,7 +36,7 @@ class ConsoleSink:
         if not self.wants(evt):
             return
         record = {
-            "time": evt.time.isoformat(),
+            "time": iso_time(evt.time),
             "name": evt.name,
             "severity": evt.severity.name.lower(),
             "data": evt.data,

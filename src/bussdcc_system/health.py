@@ -28,15 +28,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from bussdcc import Process, message
 from bussdcc_system import messages as m
+from bussdcc_system import throttling_flags
 from bussdcc_system.config import HealthConfig
+from bussdcc_system.devices.thermal import is_cpu_zone
+from bussdcc_system.formatting import celsius, exact_duration, iso_time
 
 if TYPE_CHECKING:
     from bussdcc import Context, Event, Message
 
 STATE_PATH: Final = "system.health"
-CPU_ZONES: Final = frozenset({"cpu-thermal", "cpu_thermal", "x86_pkg_temp", "soc_thermal"})
 _RANK: Final = {level: rank for rank, level in enumerate(m.HEALTH_LEVELS)}
-_POWER_HINT: Final = "check the power supply and cable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +49,8 @@ class Finding:
     reason: str
 
 
-def _duration(seconds: float) -> str:
-    if seconds % 86400 == 0:
-        days = int(seconds // 86400)
-        return f"{days} day" + ("s" if days != 1 else "")
-    if seconds % 3600 == 0:
-        hours = int(seconds // 3600)
-        return f"{hours} hour" + ("s" if hours != 1 else "")
-    if seconds % 60 == 0:
-        minutes = int(seconds // 60)
-        return f"{minutes} minute" + ("s" if minutes != 1 else "")
-    return f"{seconds:g} seconds"
+def _reason(flag: throttling_flags.ThrottlingFlag) -> str:
+    return flag.health_reason + (f" ({flag.health_hint})" if flag.health_hint else "")
 
 
 def _limit(value: float, warning: float, critical: float) -> tuple[str, float] | None:
@@ -181,15 +173,15 @@ class HealthProcess(Process):
         t = self.thresholds
         out: list[Finding] = []
         self._expires = None
-        for device, (zone, celsius) in sorted(self._temps.items()):
-            hit = _limit(celsius, t.temperature_warning, t.temperature_critical)
+        for device, (zone, degrees) in sorted(self._temps.items()):
+            hit = _limit(degrees, t.temperature_warning, t.temperature_critical)
             if hit:
-                label = "CPU temperature" if zone in CPU_ZONES else f"Temperature of {zone}"
+                label = "CPU temperature" if is_cpu_zone(zone) else f"Temperature of {zone}"
                 out.append(
                     Finding(
                         hit[0],
                         f"temperature:{device}:{hit[0]}",
-                        f"{label} {celsius:.1f} °C is above the {hit[0]} limit {hit[1]:g} °C",
+                        f"{label} {celsius(degrees)} is above the {hit[0]} limit {hit[1]:g} °C",
                     )
                 )
         for device, msg in sorted(self._throttling.items()):
@@ -221,45 +213,29 @@ class HealthProcess(Process):
     def _throttling_findings(
         self, device: str, msg: m.ThrottlingUpdated, now: float
     ) -> list[Finding]:
-        recent = self.thresholds.undervoltage_recent
         out = []
-        if msg.under_voltage:
-            out.append(
-                Finding(
-                    "critical",
-                    f"undervoltage:{device}:now",
-                    f"Under-voltage detected now ({_POWER_HINT})",
-                )
-            )
-        else:
-            seen = self._uv_seen.get(device)
-            bit = self._uv_bit_seen.get(device) if seen is None else None
-            if seen is not None and now - seen < recent:
-                out.append(
-                    Finding(
-                        "warning",
-                        f"undervoltage:{device}:recent",
-                        f"Under-voltage occurred in the last {_duration(recent)} ({_POWER_HINT})",
-                    )
-                )
-                self._expire_at(seen + recent)
-            elif bit is not None and now - bit < recent:
-                out.append(
-                    Finding(
-                        "warning",
-                        f"undervoltage:{device}:recent",
-                        f"Under-voltage occurred since boot ({_POWER_HINT})",
-                    )
-                )
-                self._expire_at(bit + recent)
-        for flag, text in (
-            ("freq_capped", "CPU frequency capped now"),
-            ("throttled", "CPU throttled now"),
-            ("soft_temp_limit", "Soft temperature limit active now"),
-        ):
-            if getattr(msg, flag):
-                out.append(Finding("warning", f"{flag}:{device}", text))
+        for flag in throttling_flags.FLAGS:
+            if getattr(msg, flag.field):
+                out.append(Finding(flag.health_level, f"{flag.field}:{device}:now", _reason(flag)))
+            elif flag is throttling_flags.UNDER_VOLTAGE:
+                out.extend(self._recent_undervoltage(device, now))
         return out
+
+    def _recent_undervoltage(self, device: str, now: float) -> list[Finding]:
+        """A warning while under-voltage is recent: seen by us, or the since-boot bit."""
+        recent = self.thresholds.undervoltage_recent
+        hint = throttling_flags.UNDER_VOLTAGE.health_hint
+        seen = self._uv_seen.get(device)
+        bit = self._uv_bit_seen.get(device) if seen is None else None
+        if seen is not None and now - seen < recent:
+            self._expire_at(seen + recent)
+            reason = f"Under-voltage occurred in the last {exact_duration(recent)} ({hint})"
+        elif bit is not None and now - bit < recent:
+            self._expire_at(bit + recent)
+            reason = f"Under-voltage occurred since boot ({hint})"
+        else:
+            return []
+        return [Finding("warning", f"under_voltage:{device}:recent", reason)]
 
     def _expire_at(self, when: float) -> None:
         if self._expires is None or when < self._expires:
@@ -281,7 +257,7 @@ class HealthProcess(Process):
             previous = emitted[0] if emitted is not None else None
             if previous != level:
                 self._previous = previous
-                self._since = wall.isoformat()
+                self._since = iso_time(wall)
             self._emitted = (level, keys)
             self._write_state(ctx, level, reasons)
             ctx.emit(m.health_changed(level, previous, reasons))
@@ -301,4 +277,4 @@ class HealthProcess(Process):
         )
 
 
-__all__ = ["CPU_ZONES", "STATE_PATH", "Finding", "HealthProcess"]
+__all__ = ["STATE_PATH", "Finding", "HealthProcess"]

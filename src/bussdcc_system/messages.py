@@ -17,25 +17,18 @@ See ``docs/telemetry.md`` for every field, its unit and when it is emitted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from bussdcc import Message, Severity
+from bussdcc_system import throttling_flags
 
 HealthLevel = Literal["ok", "warning", "critical"]
 HEALTH_LEVELS: Final[tuple[str, ...]] = ("ok", "warning", "critical")
 """Health levels from best to worst (index = rank)."""
 
-THROTTLING_FLAGS: Final[tuple[str, ...]] = (
-    "under_voltage",
-    "freq_capped",
-    "throttled",
-    "soft_temp_limit",
-    "under_voltage_occurred",
-    "freq_capped_occurred",
-    "throttled_occurred",
-    "soft_temp_limit_occurred",
-)
-"""The eight ``get_throttled`` flags, in field order (bits 0-3, then 16-19)."""
+THROTTLING_FLAGS: Final[tuple[str, ...]] = throttling_flags.FIELDS
+"""The eight ``get_throttled`` flag fields of ``ThrottlingUpdated``, in field order (bits
+0-3, then 16-19); declared in ``bussdcc_system.throttling_flags``."""
 
 
 # --- CPU, memory, load, uptime -------------------------------------------------------
@@ -262,22 +255,10 @@ def throttling_updated(
     changed: tuple[str, ...],
 ) -> ThrottlingUpdated:
     """Build the right class (WARNING while under-voltage) from a flag mapping."""
-    under = bool(flags.get("under_voltage"))
+    values: dict[str, Any] = {field: flags.get(field) for field in THROTTLING_FLAGS}
+    values["under_voltage"] = under = bool(values["under_voltage"])
     cls = ThrottlingUnderVoltage if under else ThrottlingUpdated
-    return cls(
-        device=device,
-        source=source,
-        raw=raw,
-        under_voltage=under,
-        freq_capped=flags.get("freq_capped"),
-        throttled=flags.get("throttled"),
-        soft_temp_limit=flags.get("soft_temp_limit"),
-        under_voltage_occurred=flags.get("under_voltage_occurred"),
-        freq_capped_occurred=flags.get("freq_capped_occurred"),
-        throttled_occurred=flags.get("throttled_occurred"),
-        soft_temp_limit_occurred=flags.get("soft_temp_limit_occurred"),
-        changed=changed,
-    )
+    return cls(device=device, source=source, raw=raw, changed=changed, **values)
 
 
 @dataclass(slots=True, frozen=True)
@@ -369,11 +350,13 @@ MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
         TemperatureUpdated,
         ThrottlingUpdated,
         StatusLedChanged,
+        LedTestRequested,
         HealthChanged,
         ProcessUsageUpdated,
     )
 }
-"""Message name -> base class (the severity subclasses share their base's name)."""
+"""Message name -> base class of every message declared here (the severity subclasses
+share their base's name): the one registry of the appliance's vocabulary."""
 
 __all__ = [
     "HEALTH_LEVELS",

@@ -1,4 +1,8 @@
-"""The real daemon on a copy of a fake Raspberry Pi, seen only from the outside.
+"""The fake Raspberry Pi hosts every appliance test uses, and the real daemon on them.
+
+The fake hosts: the fixture trees (``FIXTURES``/``HOST_NAMES``), writable copies a test
+may change (``copy_host``, ``write_host_file``, ``set_throttled``...), the fake
+``vcgencmd`` alone (``FakeVcgencmd``) and a daemon configuration (``write_config``).
 
 ``Appliance`` runs ``python -m bussdcc_system run`` (``DaemonProcess``) with the host
 root pointed at a copied fixture tree, a test-owned sd_notify socket, and reads what a
@@ -26,7 +30,9 @@ from tests.bussdcc_system.daemon_harness import REPO, DaemonProcess, NotifySocke
 
 T = TypeVar("T")
 
-HOSTS = REPO / "tests" / "fixtures" / "hosts"
+FIXTURES = REPO / "tests" / "fixtures" / "hosts"
+"""The fake host trees: ``pi4``, ``pi5``, ``x86``."""
+HOST_NAMES = ("pi4", "pi5", "x86")
 SHOTS = REPO / "artifacts" / "screenshots"
 
 PI4_DEVICES = """\
@@ -44,21 +50,26 @@ devices:
 # -- the fake host --------------------------------------------------------------------
 
 
-def copy_host(name: str, dest: Path) -> Path:
-    """A private copy of ``tests/fixtures/hosts/<name>`` that a test may change."""
-    shutil.copytree(HOSTS / name, dest, symlinks=True)
-    return dest
+def copy_host(name: str, directory: Path) -> Path:
+    """A private copy of fake host ``name`` at ``directory/name``, that a test may change."""
+    root = directory / name
+    shutil.copytree(FIXTURES / name, root, symlinks=True)
+    return root
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str | bytes) -> None:
     """Readers (the fake vcgencmd, the daemon) see the old or the new text, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    if isinstance(text, bytes):
+        tmp.write_bytes(text)
+    else:
+        tmp.write_text(text)
     os.replace(tmp, path)
 
 
-def write_host_file(root: Path, path: str, text: str) -> None:
-    """Change one file of the fake host (``path`` as on the Pi, e.g. ``/sys/...``)."""
+def write_host_file(root: Path, path: str, text: str | bytes) -> None:
+    """Change (or add) one file of the fake host (``path`` as on the Pi, ``/sys/...``)."""
     _write_atomically(root / path.lstrip("/"), text)
 
 
@@ -74,6 +85,24 @@ def set_boot_id(root: Path, boot_id: str) -> None:
 
 def boot_id(root: Path) -> str:
     return (root / "proc" / "sys" / "kernel" / "random" / "boot_id").read_text().strip()
+
+
+class FakeVcgencmd:
+    """The fixture vcgencmd script alone in ``directory``; ``set("0x50005")`` or
+    ``set("novcio")`` says what it answers from now on."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "vcgencmd"
+        shutil.copy2(FIXTURES / "pi4" / "usr" / "bin" / "vcgencmd", self.path)
+        self.state = directory / "throttled"
+
+    @property
+    def command(self) -> tuple[str, str]:
+        return (str(self.path), "get_throttled")
+
+    def set(self, value: str) -> None:
+        _write_atomically(self.state, value)
 
 
 def write_config(

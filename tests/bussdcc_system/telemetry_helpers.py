@@ -1,34 +1,17 @@
-"""Helpers for the telemetry, health, state and component tests: fake hosts and a bus log."""
+"""Helpers for the appliance tests: a bus log, and the telemetry messages a Pi sends.
+
+(The fake hosts and configurations are in ``appliance_helpers``.)"""
 
 from __future__ import annotations
 
-import shutil
+import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TypeVar
 
 from bussdcc import Event, Message
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hosts"
-HOSTS = ("pi4", "pi5", "x86")
+from bussdcc_system import messages as m
 
 M = TypeVar("M", bound=Message)
-
-
-def copy_host(name: str, dest: Path) -> Path:
-    """A writable copy of fake host ``name`` (tests change counters in it)."""
-    root = dest / name
-    shutil.copytree(FIXTURES / name, root, symlinks=True)
-    return root
-
-
-def write(root: Path, host_path: str, text: str | bytes) -> None:
-    path = root / host_path.lstrip("/")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text)
 
 
 class BusLog:
@@ -51,3 +34,102 @@ class BusLog:
 
     def clear(self) -> None:
         self.events.clear()
+
+
+# -- telemetry messages ---------------------------------------------------------------
+
+
+def cpu_usage(
+    percent: float = 12.5,
+    *,
+    per_core: tuple[float | None, ...] | None = None,
+    iowait: float | None = 0.0,
+) -> m.CpuUsageUpdated:
+    """A CPU sample ``percent`` busy (user = busy - 2.5, system 2.5), one core unless
+    ``per_core`` says otherwise."""
+    cores = (percent,) if per_core is None else per_core
+    return m.CpuUsageUpdated(
+        percent=percent,
+        user=percent - 2.5,
+        nice=0.0,
+        system=2.5,
+        idle=100 - percent,
+        iowait=iowait,
+        irq=0.0,
+        softirq=0.0,
+        steal=0.0,
+        per_core=cores,
+        count=len(cores),
+    )
+
+
+GiB = 1024**3
+
+
+def pi_telemetry(
+    *, cpu: float = 12.5, celsius: float = 51.2, under_voltage: bool = False, rx: float = 2048.0
+) -> list[Message]:
+    """One round of the messages a Raspberry Pi 4 daemon emits."""
+    flags = {
+        **dict.fromkeys(m.THROTTLING_FLAGS, False),
+        "under_voltage": under_voltage,
+        "under_voltage_occurred": True,
+    }
+    return [
+        cpu_usage(cpu, per_core=(cpu, cpu / 2, 3.0, 1.0)),
+        m.MemoryUsageUpdated(
+            total=int(7.6 * GiB),
+            available=int(4.4 * GiB),
+            used=int(3.2 * GiB),
+            percent=42.1,
+            swap_total=GiB // 2,
+            swap_used=0,
+            swap_percent=0.0,
+        ),
+        m.LoadUpdated(
+            load1=0.52,
+            load5=0.61,
+            load15=0.7,
+            per_cpu1=0.13,
+            per_cpu5=0.15,
+            per_cpu15=0.18,
+            cpu_count=4,
+        ),
+        m.UptimeUpdated(seconds=4 * 86400 + 3600, boot_time=time.time() - 4 * 86400 - 3600),
+        m.DiskUsageUpdated(
+            mount="/", total=29 * GiB, used=int(7.3 * GiB), free=int(20.3 * GiB), percent=26.4
+        ),
+        m.DiskUsageUpdated(
+            mount="/boot/firmware",
+            total=510 * 1024**2,
+            used=60 * 1024**2,
+            free=450 * 1024**2,
+            percent=11.8,
+        ),
+        m.NetworkUsageUpdated(
+            interfaces=(
+                m.InterfaceUsage("eth0", 10 * GiB, GiB, 1000, 900, 0, 0, 0, 0, rx, 512.0),
+                m.InterfaceUsage("wlan0", 5000, 4000, 10, 9, 0, 0, 0, 0, 0.0, 0.0),
+            ),
+            rx_bytes_per_s=rx,
+            tx_bytes_per_s=512.0,
+        ),
+        m.IdentityUpdated(
+            hostname="pi-kitchen",
+            model="Raspberry Pi 4 Model B Rev 1.4",
+            serial="10000000abcdef01",
+            os_release="Debian GNU/Linux 12 (bookworm)",
+            kernel="6.1.0-rpi7-rpi-v8",
+            boot_id="0b0c",
+            addresses=(m.Address("eth0", "ipv4", "192.168.1.20"),),
+        ),
+        m.TemperatureUpdated(device="cpu_thermal", zone="cpu-thermal", celsius=celsius),
+        m.throttling_updated(
+            device="throttling",
+            source="vcgencmd",
+            raw=0x10000 | (1 if under_voltage else 0),
+            flags=flags,
+            changed=(),
+        ),
+        m.ProcessUsageUpdated(pid=1234, cpu_percent=0.8, rss=38 * 1024**2, threads=14),
+    ]

@@ -30,7 +30,8 @@ from bussdcc_system.devices import DevicePollService
 from bussdcc_system.devices.status_led import StatusLed, StatusLedService
 from bussdcc_system.devices.thermal import ThermalZoneDevice
 from bussdcc_system.devices.throttling import ThrottlingDevice
-from tests.bussdcc_system.telemetry_helpers import FIXTURES, copy_host, write
+from tests.bussdcc_system.appliance_helpers import FIXTURES, copy_host
+from tests.bussdcc_system.appliance_helpers import write_host_file as write
 
 THROTTLING = DeviceConfig("throttling", "throttling", ThrottlingOptions())
 THERMAL = DeviceConfig("thermal_zone", "thermal_zone", ThermalZoneOptions())

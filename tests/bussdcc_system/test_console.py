@@ -7,23 +7,7 @@ import json
 
 from bussdcc import Runtime, SimClock, message
 from bussdcc_system.console import ConsoleSink
-from bussdcc_system.messages import CpuUsageUpdated
-
-
-def cpu() -> CpuUsageUpdated:
-    return CpuUsageUpdated(
-        percent=12.5,
-        user=10.0,
-        nice=0.0,
-        system=2.5,
-        idle=87.5,
-        iowait=0.0,
-        irq=None,
-        softirq=None,
-        steal=None,
-        per_core=(12.5,),
-        count=1,
-    )
+from tests.bussdcc_system.telemetry_helpers import cpu_usage
 
 
 def run_with(level: str) -> list[dict[str, object]]:
@@ -32,7 +16,7 @@ def run_with(level: str) -> list[dict[str, object]]:
     sink = ConsoleSink(level, out)
     rt.events.subscribe(sink.handle, name="console")
     with rt:
-        rt.emit(cpu())
+        rt.emit(cpu_usage(12.5))
         rt.emit(message.ServiceError("cpu", "boom", "tick"))
     return [json.loads(line) for line in out.getvalue().splitlines()]
 

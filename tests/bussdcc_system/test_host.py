@@ -16,7 +16,12 @@ from bussdcc_system.host import (
     parse_os_release,
     parse_proc_stat,
 )
-from tests.bussdcc_system.telemetry_helpers import FIXTURES, HOSTS, copy_host, write
+from tests.bussdcc_system.appliance_helpers import (
+    FIXTURES,
+    HOST_NAMES,
+    copy_host,
+    write_host_file,
+)
 
 KIB = 1024
 
@@ -75,7 +80,7 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(params=HOSTS)
+@pytest.fixture(params=HOST_NAMES)
 def host_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -176,7 +181,7 @@ def test_model_and_serial_fall_back_to_cpuinfo(tmp_path: Path) -> None:
 def test_hostname_falls_back_to_etc_hostname(tmp_path: Path) -> None:
     root = copy_host("x86", tmp_path)
     os.remove(root / "proc/sys/kernel/hostname")
-    write(root, "/etc/hostname", "other-name\n")
+    write_host_file(root, "/etc/hostname", "other-name\n")
     assert HostRoot(root).hostname() == "other-name"
 
 
@@ -189,7 +194,7 @@ def test_thermal_zones_skip_cooling_devices(host_name: str) -> None:
 def test_thermal_zones_sorted_by_number_not_text(tmp_path: Path) -> None:
     root = tmp_path / "host"
     for n in (10, 2, 1):
-        write(root, f"/sys/class/thermal/thermal_zone{n}/type", f"zone{n}\n")
+        write_host_file(root, f"/sys/class/thermal/thermal_zone{n}/type", f"zone{n}\n")
     assert [z.name for z in HostRoot(root).thermal_zones()] == [
         "thermal_zone1",
         "thermal_zone2",
@@ -208,7 +213,7 @@ def test_block_stat_fields_3_and_7(host_name: str) -> None:
 
 
 def test_block_stat_of_an_old_kernel_with_11_fields(tmp_path: Path) -> None:
-    write(
+    write_host_file(
         tmp_path,
         "/sys/block/mmcblk0/stat",
         "    9741     3404   706414    17612    30201    27233  1872568   202024"

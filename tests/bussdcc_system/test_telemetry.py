@@ -27,7 +27,13 @@ from bussdcc_system.telemetry import (
     cpu_usage,
     psutil_addresses,
 )
-from tests.bussdcc_system.telemetry_helpers import FIXTURES, HOSTS, BusLog, copy_host, write
+from tests.bussdcc_system.appliance_helpers import (
+    FIXTURES,
+    HOST_NAMES,
+    copy_host,
+    write_host_file,
+)
+from tests.bussdcc_system.telemetry_helpers import BusLog
 
 KIB = 1024
 
@@ -41,7 +47,7 @@ def write_stat(root: Path, cores: list[list[int]]) -> None:
     total = [sum(c[i] for c in cores) for i in range(len(cores[0]))]
     lines = ["cpu  " + " ".join(map(str, total))]
     lines += [f"cpu{i} " + " ".join(map(str, c)) for i, c in enumerate(cores)]
-    write(root, "/proc/stat", "\n".join(lines) + "\nintr 1 0\nctxt 5\n")
+    write_host_file(root, "/proc/stat", "\n".join(lines) + "\nintr 1 0\nctxt 5\n")
 
 
 def net_dev(rows: dict[str, tuple[int, ...]]) -> str:
@@ -133,17 +139,17 @@ def test_cpu_hotplugged_core_is_absent_for_one_sample(
 
 def test_cpu_without_iowait_and_steal_columns(tmp_path: Path, ctx: Context, bus: BusLog) -> None:
     root = tmp_path / "host"
-    write(root, "/proc/stat", "cpu  10 0 10 80\ncpu0 10 0 10 80\n")
+    write_host_file(root, "/proc/stat", "cpu  10 0 10 80\ncpu0 10 0 10 80\n")
     svc = CpuService(HostRoot(root))
     svc.tick(ctx)
-    write(root, "/proc/stat", "cpu  20 0 20 160\ncpu0 20 0 20 160\n")
+    write_host_file(root, "/proc/stat", "cpu  20 0 20 160\ncpu0 20 0 20 160\n")
     svc.tick(ctx)
     [msg] = bus.of(m.CpuUsageUpdated)
     assert (msg.iowait, msg.irq, msg.softirq, msg.steal) == (None, None, None, None)
     assert msg.percent == 20.0
 
 
-@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("host", HOST_NAMES)
 def test_cpu_on_each_host(host: str, tmp_path: Path, ctx: Context, bus: BusLog) -> None:
     root = copy_host(host, tmp_path)
     svc = CpuService(HostRoot(root))
@@ -202,7 +208,7 @@ MEMORY = {
 }
 
 
-@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("host", HOST_NAMES)
 def test_memory_on_each_host(host: str, ctx: Context, bus: BusLog) -> None:
     MemoryService(HostRoot(FIXTURES / host)).tick(ctx)
     assert bus.of(m.MemoryUsageUpdated) == [MEMORY[host]]
@@ -211,7 +217,7 @@ def test_memory_on_each_host(host: str, ctx: Context, bus: BusLog) -> None:
 def test_memory_without_memavailable_estimates_it(
     tmp_path: Path, ctx: Context, bus: BusLog
 ) -> None:
-    write(
+    write_host_file(
         tmp_path,
         "/proc/meminfo",
         "MemTotal: 1000 kB\nMemFree: 200 kB\nBuffers: 100 kB\nCached: 300 kB\n",
@@ -229,13 +235,13 @@ LOAD = {
 }
 
 
-@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("host", HOST_NAMES)
 def test_load_normalised_per_cpu(host: str, ctx: Context, bus: BusLog) -> None:
     LoadService(HostRoot(FIXTURES / host)).tick(ctx)
     assert bus.of(m.LoadUpdated) == [LOAD[host]]
 
 
-@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("host", HOST_NAMES)
 def test_uptime_and_boot_time(host: str, clock: SimClock, ctx: Context, bus: BusLog) -> None:
     UptimeService(HostRoot(FIXTURES / host)).tick(ctx)
     [msg] = bus.of(m.UptimeUpdated)
@@ -290,7 +296,7 @@ def test_sd_card_writes_first_sample_then_rate(
     svc.start(ctx)
     svc.tick(ctx)
     clock.advance(30)
-    write(
+    write_host_file(
         root,
         "/sys/block/mmcblk0/stat",
         "    9741     3404   706414    17612    30301    27233  1874616   202024"
@@ -309,10 +315,10 @@ def test_sd_card_counter_reset(tmp_path: Path, clock: SimClock, ctx: Context, bu
     svc = DiskService(HostRoot(root), mounts=(), sd_card="mmcblk0")
     svc.tick(ctx)
     clock.advance(30)
-    write(root, "/sys/block/mmcblk0/stat", "  1 0 8 0 1 0 16 0 0 0 0\n")
+    write_host_file(root, "/sys/block/mmcblk0/stat", "  1 0 8 0 1 0 16 0 0 0 0\n")
     svc.tick(ctx)
     clock.advance(30)
-    write(root, "/sys/block/mmcblk0/stat", "  1 0 8 0 1 0 76 0 0 0 0\n")
+    write_host_file(root, "/sys/block/mmcblk0/stat", "  1 0 8 0 1 0 76 0 0 0 0\n")
     svc.tick(ctx)
     rates = [(msg.read_bytes_per_s, msg.write_bytes_per_s) for msg in bus.of(m.DiskIoUpdated)]
     assert rates == [(None, None), (None, None), (0.0, 1024.0)]
@@ -341,7 +347,7 @@ def test_network_rates_reset_and_new_interface(
     tmp_path: Path, clock: SimClock, ctx: Context, bus: BusLog
 ) -> None:
     root = tmp_path / "host"
-    write(
+    write_host_file(
         root,
         "/proc/net/dev",
         net_dev(
@@ -356,7 +362,7 @@ def test_network_rates_reset_and_new_interface(
     svc.start(ctx)
     svc.tick(ctx)
     clock.advance(2.0)
-    write(
+    write_host_file(
         root,
         "/proc/net/dev",
         net_dev(
@@ -429,7 +435,7 @@ IDENTITY = {
 }
 
 
-@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("host", HOST_NAMES)
 def test_identity_on_each_host(host: str, ctx: Context, bus: BusLog) -> None:
     IdentityService(HostRoot(FIXTURES / host), addresses=lambda: ADDRESSES).tick(ctx)
     assert bus.of(m.IdentityUpdated) == [m.IdentityUpdated(*IDENTITY[host], ADDRESSES)]
@@ -445,7 +451,7 @@ def test_identity_only_on_change(tmp_path: Path, ctx: Context, bus: BusLog) -> N
     assert len(bus.of(m.IdentityUpdated)) == 1
     addresses.append((m.Address("wlan0", "ipv4", "192.0.2.99"),))
     svc.tick(ctx)
-    write(root, "/proc/sys/kernel/hostname", "renamed\n")
+    write_host_file(root, "/proc/sys/kernel/hostname", "renamed\n")
     svc.tick(ctx)
     msgs = bus.of(m.IdentityUpdated)
     assert [(x.hostname, x.addresses[0].address) for x in msgs] == [

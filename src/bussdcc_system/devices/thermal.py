@@ -1,9 +1,9 @@
 """A sysfs thermal zone: ``/sys/class/thermal/thermal_zoneN/temp`` in millidegrees C.
 
-``zone`` is ``"auto"`` (the ``cpu-thermal`` zone a Pi has, else a PC's
-``x86_pkg_temp``, else the first zone), a zone type (``cpu-thermal``) or a directory
-name (``thermal_zone0``). The zone is chosen at attach; every poll emits
-``system.temperature.updated``.
+``zone`` is ``"auto"`` (the first of ``CPU_ZONE_TYPES`` present: the ``cpu-thermal``
+zone a Pi has, a PC's ``x86_pkg_temp``...; else the first zone), a zone type
+(``cpu-thermal``) or a directory name (``thermal_zone0``). The zone is chosen at
+attach; every poll emits ``system.temperature.updated``.
 """
 
 from __future__ import annotations
@@ -15,14 +15,26 @@ from bussdcc_system import messages as m
 from bussdcc_system.devices import PolledDevice
 from bussdcc_system.host import HostRoot, ThermalZone
 
-PREFERRED_TYPES: Final[tuple[str, ...]] = ("cpu-thermal", "cpu_thermal", "x86_pkg_temp")
-"""Zone types ``auto`` prefers, in order (Pi, older Pi kernels, Intel PCs)."""
+CPU_ZONE_TYPES: Final[tuple[str, ...]] = (
+    "cpu-thermal",
+    "cpu_thermal",
+    "x86_pkg_temp",
+    "soc_thermal",
+)
+"""Zone types that measure the CPU, in the order ``auto`` prefers them (Pi, older Pi
+kernels, Intel PCs, other ARM boards)."""
+
+
+def is_cpu_zone(zone_type: str) -> bool:
+    """Whether a zone type measures the CPU (health says "CPU temperature" for it, the
+    dashboard shows it first)."""
+    return zone_type in CPU_ZONE_TYPES or "cpu" in zone_type
 
 
 def choose_zone(zones: list[ThermalZone], wanted: str) -> ThermalZone | None:
     """The zone ``wanted`` names (``auto``, a type or a directory), or None."""
     if wanted == "auto":
-        for zone_type in PREFERRED_TYPES:
+        for zone_type in CPU_ZONE_TYPES:
             for zone in zones:
                 if zone.type == zone_type:
                     return zone
@@ -89,4 +101,4 @@ class ThermalZoneDevice(PolledDevice):
         self.ctx.emit(m.TemperatureUpdated(device=self.id, zone=self.zone.type, celsius=celsius))
 
 
-__all__ = ["PREFERRED_TYPES", "ThermalZoneDevice", "choose_zone"]
+__all__ = ["CPU_ZONE_TYPES", "ThermalZoneDevice", "choose_zone", "is_cpu_zone"]

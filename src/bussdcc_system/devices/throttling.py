@@ -21,23 +21,13 @@ from typing import Final
 
 from bussdcc import DeviceError
 from bussdcc_system import messages as m
+from bussdcc_system import throttling_flags
 from bussdcc_system.devices import PolledDevice
 from bussdcc_system.host import HostRoot
 
 log = logging.getLogger("bussdcc_system.devices.throttling")
 
 DEFAULT_VCGENCMD: Final = "/usr/bin/vcgencmd"
-THROTTLED_BITS: Final[dict[str, int]] = {
-    "under_voltage": 0,
-    "freq_capped": 1,
-    "throttled": 2,
-    "soft_temp_limit": 3,
-    "under_voltage_occurred": 16,
-    "freq_capped_occurred": 17,
-    "throttled_occurred": 18,
-    "soft_temp_limit_occurred": 19,
-}
-"""Flag name -> bit of the ``get_throttled`` value."""
 
 _OUTPUT = re.compile(r"throttled=(0x[0-9a-fA-F]+|\d+)")
 _VCIO_HINT: Final = (
@@ -46,11 +36,6 @@ _VCIO_HINT: Final = (
 )
 
 Flags = dict[str, bool | None]
-
-
-def decode_throttled(raw: int) -> dict[str, bool]:
-    """The eight named flags of a ``get_throttled`` value."""
-    return {name: bool(raw >> bit & 1) for name, bit in THROTTLED_BITS.items()}
 
 
 def parse_get_throttled(output: str) -> int:
@@ -136,9 +121,9 @@ class ThrottlingDevice(PolledDevice):
         """The current raw value (None from hwmon) and flags (None = unknown)."""
         if self.source == "vcgencmd":
             raw = self._run_vcgencmd()
-            return raw, dict(decode_throttled(raw))
-        flags: Flags = dict.fromkeys(THROTTLED_BITS)
-        flags["under_voltage"] = self._read_alarm()
+            return raw, dict(throttling_flags.decode(raw))
+        flags: Flags = dict.fromkeys(throttling_flags.FIELDS)
+        flags[throttling_flags.UNDER_VOLTAGE.field] = self._read_alarm()
         return None, flags
 
     # -- Device -----------------------------------------------------------------------
@@ -181,9 +166,9 @@ class ThrottlingDevice(PolledDevice):
         if flags == last:
             return
         if last is None:
-            changed = tuple(f for f in m.THROTTLING_FLAGS if flags.get(f) is not None)
+            changed = tuple(f for f in throttling_flags.FIELDS if flags.get(f) is not None)
         else:
-            changed = tuple(f for f in m.THROTTLING_FLAGS if flags.get(f) != last.get(f))
+            changed = tuple(f for f in throttling_flags.FIELDS if flags.get(f) != last.get(f))
         self.last = flags
         assert self.ctx is not None and self.source is not None
         self.ctx.emit(
@@ -195,8 +180,6 @@ class ThrottlingDevice(PolledDevice):
 
 __all__ = [
     "DEFAULT_VCGENCMD",
-    "THROTTLED_BITS",
     "ThrottlingDevice",
-    "decode_throttled",
     "parse_get_throttled",
 ]

@@ -22,13 +22,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 from bussdcc import Runtime, ThreadedRuntime
-
-EX_CONFIG = 78
-EX_USAGE = 64
+from bussdcc_system.formatting import exact_duration, record_time, size, utc_time
+from bussdcc_system.throttling_flags import past_words
 
 _REL = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -170,41 +169,13 @@ def add_replay_parser(
 # -- segments -------------------------------------------------------------------------
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"  # pragma: no cover
-
-
-def _ts(t: float | None) -> str:
-    if t is None:
-        return "-"
-    try:
-        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    except (OverflowError, OSError, ValueError):
-        return "?"
-
-
-def _duration(seconds: float) -> str:
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
 def cmd_segments(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from bussdcc_system.history.reader import list_segments
 
     out = out or sys.stdout
     directory = resolve_dir(args)
     if directory is None:
-        return EX_CONFIG
+        return os.EX_CONFIG
     segs = list_segments(directory)
     if args.json:
         for s in segs:
@@ -241,7 +212,7 @@ def cmd_segments(args: argparse.Namespace, out: TextIO | None = None) -> int:
             notes.append("open or unfinished")
         if s.shift:
             notes.append(
-                f"clock corrected by {_duration(abs(s.shift))}{'' if s.shift > 0 else ' back'}"
+                f"clock corrected by {exact_duration(abs(s.shift))}{'' if s.shift > 0 else ' back'}"
             )
         if not s.plausible:
             notes.append(
@@ -249,12 +220,12 @@ def cmd_segments(args: argparse.Namespace, out: TextIO | None = None) -> int:
             )
         out.write(
             f"{s.number if s.number is not None else '-':>5}  {s.name:<32} "
-            f"{_size(s.total_size):>9} {s.records if s.records is not None else '?':>8}  "
-            f"{_ts(s.start):<19}  {_ts(s.end):<19}  {(s.boot or '-')[:8]:<8}  "
+            f"{size(s.total_size):>9} {s.records if s.records is not None else '?':>8}  "
+            f"{utc_time(s.start):<19}  {utc_time(s.end):<19}  {(s.boot or '-')[:8]:<8}  "
             f"{', '.join(notes)}\n"
         )
     total = sum(s.total_size for s in segs)
-    out.write(f"{len(segs)} segments, {_size(total)} in {directory}\n")
+    out.write(f"{len(segs)} segments, {size(total)} in {directory}\n")
     return 0
 
 
@@ -282,7 +253,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     directory = resolve_dir(args)
     if directory is None:
-        return EX_CONFIG
+        return os.EX_CONFIG
     names = _names(args.name)
     until = args.until if args.until is not None else time.time()
     segs = list_segments(directory)
@@ -311,9 +282,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 _flat("", rec.data, flat)
                 writer.writerow(
                     [
-                        datetime.fromtimestamp(rec.time, UTC)
-                        .isoformat(timespec="milliseconds")
-                        .replace("+00:00", "Z"),
+                        record_time(rec.time),
                         rec.name,
                         rec.boot,
                         rec.mono,
@@ -339,13 +308,6 @@ def _cell(v: Any) -> Any:
 
 # -- episodes --------------------------------------------------------------------------
 
-_WORDS = {
-    "under_voltage": "under-voltage",
-    "freq_capped": "ARM frequency capped",
-    "throttled": "throttled",
-    "soft_temp_limit": "soft temperature limit",
-}
-
 
 def cmd_episodes(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from bussdcc_system.history.episodes import find_episodes
@@ -353,7 +315,7 @@ def cmd_episodes(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     directory = resolve_dir(args)
     if directory is None:
-        return EX_CONFIG
+        return os.EX_CONFIG
     now = time.time()
     eps = find_episodes(directory, now - args.days * 86400, None)
     if args.json:
@@ -364,12 +326,12 @@ def cmd_episodes(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(f"no under-voltage or throttling in the last {args.days:g} days\n")
         return 0
     for e in eps:
-        what = _WORDS.get(e.kind, e.kind)
-        start = ("before " if not e.start_known else "") + _ts(e.start)
+        what = past_words(e.kind)
+        start = ("before " if not e.start_known else "") + utc_time(e.start)
         if e.end is None:
-            span = f"ongoing ({_duration(now - e.start)} so far)"
+            span = f"ongoing ({exact_duration(now - e.start)} so far)"
         else:
-            span = f"until {_ts(e.end)} ({_duration(e.end - e.start)})"
+            span = f"until {utc_time(e.end)} ({exact_duration(e.end - e.start)})"
         notes = []
         if e.before_monitoring:
             notes.append("during boot, before monitoring started")
@@ -394,10 +356,10 @@ def cmd_replay(
     out = out or sys.stdout
     directory = resolve_dir(args)
     if directory is None:
-        return EX_CONFIG
+        return os.EX_CONFIG
     if not args.speed > 0 or not math.isfinite(args.speed):
         print("bussdcc-system: --speed must be a positive number", file=sys.stderr)
-        return EX_USAGE
+        return os.EX_USAGE
     now = time.time()
     since = args.since if args.since is not None else now - 86400
     until = args.until if args.until is not None else now
@@ -405,8 +367,8 @@ def cmd_replay(
     head = next(records, None)
     if head is None:
         print(
-            f"bussdcc-system: nothing recorded in {directory} between {_ts(since)} and "
-            f"{_ts(until)} UTC",
+            f"bussdcc-system: nothing recorded in {directory} between {utc_time(since)} and "
+            f"{utc_time(until)} UTC",
             file=sys.stderr,
         )
         return 1
@@ -434,7 +396,8 @@ def cmd_replay(
     try:
         result = replay(rt.emit, clock, chain(), max_gap=max_gap, cancel=cancel)
         print(
-            f"replayed {result.events} events from {_ts(result.first)} to {_ts(result.last)} UTC",
+            f"replayed {result.events} events from {utc_time(result.first)} "
+            f"to {utc_time(result.last)} UTC",
             file=sys.stderr,
         )
         if args.keep_running:

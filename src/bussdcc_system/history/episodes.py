@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bussdcc_system import throttling_flags
 from bussdcc_system.history.reader import (
     Record,
     SegmentInfo,
@@ -35,8 +36,8 @@ from bussdcc_system.history.reader import (
 )
 
 THROTTLING = "system.throttling.updated"
-KINDS = ("under_voltage", "freq_capped", "throttled", "soft_temp_limit")
-_BIT = {"under_voltage": 0, "freq_capped": 1, "throttled": 2, "soft_temp_limit": 3}
+KINDS = tuple(flag.field for flag in throttling_flags.FLAGS)
+"""Episode kinds: the throttling flags' fields, in bit order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +80,12 @@ class Episode:
 def decode_flags(data: Mapping[str, Any]) -> dict[str, bool | None]:
     """The eight flags by name, from ``raw`` when present, else from the fields."""
     raw = data.get("raw")
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return dict(throttling_flags.decode(raw))
     out: dict[str, bool | None] = {}
-    for kind in KINDS:
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            out[kind] = bool(raw >> _BIT[kind] & 1)
-            out[f"{kind}_occurred"] = bool(raw >> (_BIT[kind] + 16) & 1)
-        else:
-            now, occ = data.get(kind), data.get(f"{kind}_occurred")
-            out[kind] = now if isinstance(now, bool) else None
-            out[f"{kind}_occurred"] = occ if isinstance(occ, bool) else None
+    for field in throttling_flags.FIELDS:
+        value = data.get(field)
+        out[field] = value if isinstance(value, bool) else None
     return out
 
 
@@ -122,8 +120,9 @@ def episodes_from_records(
             if last_boot_end is not None:
                 est = max(est, last_boot_end)
             est = min(est, rec.time)
-            for kind in KINDS:
-                now, occ = flags[kind], flags[f"{kind}_occurred"]
+            for flag in throttling_flags.FLAGS:
+                kind = flag.field
+                now, occ = flags[kind], flags[flag.occurred_field]
                 if now:
                     opened[kind] = (est, False, True)
                 elif occ:
@@ -131,8 +130,9 @@ def episodes_from_records(
                         Episode(kind, est, rec.time, boot, False, True, False, "before_monitoring")
                     )
         else:
-            for kind in KINDS:
-                now, occ = flags[kind], flags[f"{kind}_occurred"]
+            for flag in throttling_flags.FLAGS:
+                kind = flag.field
+                now, occ = flags[kind], flags[flag.occurred_field]
                 if now and kind not in opened:
                     opened[kind] = (rec.time, True, False)
                 elif now is False and kind in opened:
@@ -143,7 +143,7 @@ def episodes_from_records(
                 elif (
                     now is False
                     and occ
-                    and prev_flags.get(f"{kind}_occurred") is False
+                    and prev_flags.get(flag.occurred_field) is False
                     and not prev_flags.get(kind)
                     and prev is not None
                 ):

@@ -4,7 +4,8 @@
 app around a ``StateStore``. See ``docs/web.md``.
 """
 
-from bussdcc_system.web.app import WebSettings, create_app
+from bussdcc_system.web.app import create_app
+from bussdcc_system.web.core import WebSettings
 from bussdcc_system.web.interface import WebInterface
 from bussdcc_system.web.server import BindError
 

@@ -19,10 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 
 from bussdcc_system import messages as m
-from bussdcc_system.web.app import EXTENSION, Web, _error
+from bussdcc_system.web.core import Web, current_web
+from bussdcc_system.web.errors import json_error
+from bussdcc_system.web.view import episode_sentence
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -43,11 +45,6 @@ MAX_POINTS: Final = 1000
 DEFAULT_POINTS: Final = 120
 MAX_EPISODE_DAYS: Final = 90
 OPENAPI_PATH: Final = Path(__file__).resolve().parent / "openapi.json"
-
-
-def _web() -> Web:
-    web: Web = current_app.extensions[EXTENSION]
-    return web
 
 
 def _bad(message: str) -> typing.NoReturn:
@@ -228,10 +225,18 @@ def recent_power_episodes(web: Web, *, days: int) -> list[dict[str, Any]]:
 
 
 def power_episodes(web: Web, start: float, end: float) -> list[dict[str, Any]]:
+    """Episodes overlapping ``[start, end)``, newest first, each with ``text``: the
+    sentence the dashboard shows for it."""
     from bussdcc_system.history.episodes import find_episodes
 
     found = find_episodes(_history_dir(web), start, end)
-    return [e.to_dict() for e in sorted(found, key=lambda e: e.start, reverse=True)]
+    now = web.wall()
+    out = []
+    for episode in sorted(found, key=lambda e: e.start, reverse=True):
+        record = episode.to_dict()
+        record["text"] = episode_sentence(record, now=now)
+        out.append(record)
+    return out
 
 
 # -- routes -----------------------------------------------------------------------------
@@ -239,13 +244,13 @@ def power_episodes(web: Web, start: float, end: float) -> list[dict[str, Any]]:
 
 @api.get("/state")
 def state() -> Response:
-    s = _web().state
+    s = current_web().state
     return jsonify({"system": s.get("system") or {}, "devices": s.get("devices") or {}})
 
 
 @api.get("/health")
 def health() -> Response:
-    h = _web().state.get("system.health")
+    h = current_web().state.get("system.health")
     if not isinstance(h, dict) or "level" not in h:
         return jsonify(
             {
@@ -267,7 +272,7 @@ def health() -> Response:
 
 @api.get("/history/metrics")
 def history_metrics() -> Response:
-    web = _web()
+    web = current_web()
     recorded: list[str] = []
     if web.history_dir:
         from bussdcc_system.history.query import list_metrics
@@ -285,7 +290,7 @@ def history_metrics() -> Response:
 
 @api.get("/history")
 def history() -> Response:
-    web = _web()
+    web = current_web()
     metric = _metric(request.args.get("metric"))
     start, end = _window(request.args, web.wall())
     points = _int("points", request.args.get("points"), DEFAULT_POINTS, 1, MAX_POINTS)
@@ -294,7 +299,7 @@ def history() -> Response:
 
 @api.get("/power/episodes")
 def episodes() -> Response:
-    web = _web()
+    web = current_web()
     days = _int("days", request.args.get("days"), 7, 1, MAX_EPISODE_DAYS)
     end = web.wall()
     return jsonify({"days": days, "episodes": power_episodes(web, end - days * 86400, end)})
@@ -307,20 +312,22 @@ def openapi() -> Response:
 
 def _authorize() -> Response | None:
     """None when the request carries the configured token, else the error to answer."""
-    token = _web().settings.token
+    token = current_web().settings.token
     if not token:
-        return _error(403, "Forbidden", "write actions are disabled: no web.token is configured")
+        return json_error(
+            403, "Forbidden", "write actions are disabled: no web.token is configured"
+        )
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
-        return _error(
+        return json_error(
             401,
             "Unauthorized",
             "this action needs 'Authorization: Bearer <token>'",
             {"WWW-Authenticate": 'Bearer realm="bussdcc-system"'},
         )
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
-        return _error(403, "Forbidden", "the token is not valid")
+        return json_error(403, "Forbidden", "the token is not valid")
     return None
 
 
@@ -329,7 +336,7 @@ def led_test() -> Response | tuple[Response, int]:
     denied = _authorize()
     if denied is not None:
         return denied
-    web = _web()
+    web = current_web()
     seconds = 5.0
     if request.content_length:
         try:
@@ -349,5 +356,5 @@ def led_test() -> Response | tuple[Response, int]:
 
 
 @api.errorhandler(ValueError)
-def value_error(exc: ValueError) -> Response:  # e.g. a history reader rejecting a query
-    return _error(400, "Bad Request", str(exc) or "invalid request")
+def valuejson_error(exc: ValueError) -> Response:  # e.g. a history reader rejecting a query
+    return json_error(400, "Bad Request", str(exc) or "invalid request")

@@ -1,10 +1,11 @@
-"""The Flask app factory: pages, static assets, Socket.IO, JSON errors, security headers.
+"""The Flask app factory: assembles the pages, the API, ``/metrics``, Socket.IO, JSON
+errors and security headers around one ``StateStore``.
 
-``create_app`` builds everything the dashboard serves around one ``StateStore``; it
-binds nothing (``WebInterface`` owns the server). Pages render the current view on
-the server, so the first paint is complete before the first push; Socket.IO
+``create_app`` builds the ``Web`` object (``core.py``) and registers the routes of
+``pages.py``, ``api.py`` and ``prometheus.py``, which read only that object; it binds
+nothing (``WebInterface`` owns the server). Pages render the current view on the
+server, so the first paint is complete before the first push; Socket.IO
 (Flask-SocketIO in "threading" mode) then keeps it current through the ``Bridge``.
-Every error is JSON with a message, never a stack trace.
 """
 
 from __future__ import annotations
@@ -12,78 +13,35 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, abort, jsonify, render_template, request
+from flask import Flask, Response, abort, request
 from flask_socketio import SocketIO
-from werkzeug.exceptions import HTTPException
 
 from bussdcc import Message, StateStore
 from bussdcc_system import __version__
+from bussdcc_system.web.api import api
 from bussdcc_system.web.assets import Assets
 from bussdcc_system.web.bridge import Bridge
-from bussdcc_system.web.view import Journal, ViewBuilder, layout_lists, power_words
+from bussdcc_system.web.core import EXTENSION, Web, WebSettings
+from bussdcc_system.web.errors import register_error_handlers
+from bussdcc_system.web.pages import register_pages
+from bussdcc_system.web.prometheus import metrics_registry, metrics_response
+from bussdcc_system.web.view import Journal
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("bussdcc_system.web")
 
-EXTENSION = "bussdcc_system"
 SOCKETIO_PATH = "socket.io"
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-
-
-@dataclass
-class WebSettings:
-    """What a reload may change without rebinding: the write token and allowed origins."""
-
-    token: str | None = None
-    allowed_origins: tuple[str, ...] = ()
-
-
-@dataclass
-class Web:
-    """Everything the routes need, kept in ``app.extensions["bussdcc_system"]``."""
-
-    state: StateStore
-    settings: WebSettings
-    assets: Assets
-    socketio: SocketIO
-    bridge: Bridge
-    journal: Journal
-    history_dir: str | None
-    emit: Callable[[Message], object] | None
-    liveness: Callable[[], object] | None
-    started_at: float
-    build_id: str
-    wall: Callable[[], float] = time.time
-    extras: dict[str, Any] = field(default_factory=dict)
-    _views: ViewBuilder = field(default_factory=ViewBuilder)
-    _view_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def view(self) -> dict[str, Any]:
-        with self._view_lock:  # the bridge thread and page requests share the builder
-            return self._views.build(
-                self.state, self.journal, now=self.wall(), started_at=self.started_at
-            )
-
-    def source_version(self) -> int:
-        return self.state.version + self.journal.count
-
-
-def get_web(app: Flask) -> Web:
-    web: Web = app.extensions[EXTENSION]
-    return web
 
 
 class OriginGuard:
@@ -146,9 +104,6 @@ def create_app(
     assets: Assets | None = None,
 ) -> Flask:
     """The dashboard app over ``state``; ``emit`` enables write endpoints (with a token)."""
-    from bussdcc_system.web.api import api
-    from bussdcc_system.web.metrics import metrics_response
-
     app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -187,12 +142,13 @@ def create_app(
     app.wsgi_app = OriginGuard(app.wsgi_app, settings, SOCKETIO_PATH)  # type: ignore[method-assign]
     app.register_blueprint(api)
     _register_socketio(socketio, web)
-    _register_pages(app, web)
-    _register_errors(app)
+    register_pages(app, web)
+    register_error_handlers(app)
+    registry = metrics_registry(web)
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return metrics_response(web)
+        return metrics_response(registry)
 
     @app.before_request
     def bounded_body() -> None:
@@ -247,129 +203,4 @@ def _register_socketio(socketio: SocketIO, web: Web) -> None:
     socketio.on_event("disconnect", on_disconnect)
 
 
-def _register_pages(app: Flask, web: Web) -> None:
-    lock = threading.Lock()
-    cache: dict[str, Any] = {}
-
-    def episodes() -> list[str]:
-        """Power episodes of the last days, in words (cached for a minute)."""
-        from bussdcc_system.web.api import recent_power_episodes
-
-        now = time.monotonic()
-        with lock:
-            if cache.get("at") is not None and now - cache["at"] < 60:
-                return list(cache["words"])
-        words = power_words(recent_power_episodes(web, days=7), now=web.wall())
-        with lock:
-            cache.update(at=now, words=words)
-        return words
-
-    def page(kiosk: bool) -> tuple[str, int] | str:
-        if web.assets.missing:
-            return render_template(
-                "missing.html", missing=web.assets.missing, root=str(web.assets.root)
-            ), 503
-        view = web.view()
-        disks, ifaces = layout_lists(view["layout"])
-        return render_template(
-            "dashboard.html",
-            v=view,
-            disks=disks,
-            ifaces=ifaces,
-            kiosk=kiosk,
-            episodes=episodes(),
-            asset=web.assets.url,
-            build=web.build_id,
-        )
-
-    @app.get("/")
-    def dashboard() -> tuple[str, int] | str:
-        return page(request.args.get("kiosk", "") in ("1", "true", "yes"))
-
-    @app.get("/kiosk")
-    def kiosk() -> tuple[str, int] | str:
-        return page(True)
-
-    @app.get("/static/<path:name>")
-    def static(name: str) -> Response:
-        resp = web.assets.response(name)
-        if resp is None:
-            if name.startswith("vendor/"):
-                return _error(404, "Not Found", f"{name} is missing: run scripts/fetch-assets.sh")
-            return _error(404, "Not Found", f"no static file {name!r}")
-        return resp
-
-    @app.get("/favicon.ico")
-    def favicon() -> Response:
-        return web.assets.response("favicon.svg") or _error(404, "Not Found", "no favicon")
-
-    live_lock = threading.Lock()
-    last_live: list[Any] = [-1.0, None, None]  # monotonic time, result, error
-
-    def checked_liveness() -> tuple[object, str | None]:
-        """The daemon's liveness, at most once a second: each check sends a heartbeat
-        through dispatch, and a flood of probes must not become a flood of events."""
-        assert web.liveness is not None
-        with live_lock:
-            now = time.monotonic()
-            if now - last_live[0] >= 1.0:
-                try:
-                    last_live[1:] = [web.liveness(), None]
-                except Exception as exc:
-                    last_live[1:] = [None, f"liveness check failed: {exc!r}"]
-                last_live[0] = now
-            return last_live[1], last_live[2]
-
-    @app.get("/healthz")
-    def healthz() -> tuple[Response, int]:
-        body: dict[str, Any] = {
-            "status": "ok",
-            "version": __version__,
-            "pid": os.getpid(),
-            "uptime_seconds": round(max(0.0, web.wall() - web.started_at), 1),
-            "clients": web.bridge.stats().clients,
-        }
-        ok = True
-        if web.liveness is not None:
-            live, error = checked_liveness()
-            if error is not None:
-                ok = False
-                body["reasons"] = [error]
-            elif live is not None:
-                ok = bool(getattr(live, "ok", live))
-                reasons = getattr(live, "reasons", ())
-                body["reasons"] = list(reasons) if isinstance(reasons, tuple | list) else []
-        body["status"] = "ok" if ok else "failing"
-        return jsonify(body), 200 if ok else 503
-
-
-def _error(status: int, name: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    resp = jsonify({"error": name, "message": message, "status": status})
-    resp.status_code = status
-    for k, v in (headers or {}).items():
-        resp.headers[k] = v
-    return resp
-
-
-def _register_errors(app: Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        code = exc.code or 500
-        headers = {
-            k: v
-            for k, v in exc.get_headers()
-            if k.lower() not in ("content-type", "content-length")
-        }
-        message = exc.description or exc.name
-        return _error(code, exc.name, str(message), headers)
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        if isinstance(exc, HTTPException):  # pragma: no cover - handled above
-            return http_error(exc)
-        log.exception("unhandled error serving %s %s", request.method, request.path)
-        return _error(
-            500,
-            "Internal Server Error",
-            "the server failed to answer this request; the daemon log has details",
-        )
+__all__ = ["SOCKETIO_PATH", "OriginGuard", "create_app", "websocket_available"]

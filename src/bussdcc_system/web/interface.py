@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bussdcc import Interface
-from bussdcc_system.web.app import SOCKETIO_PATH, Web, WebSettings, create_app, get_web
+from bussdcc_system.web.app import SOCKETIO_PATH, create_app
+from bussdcc_system.web.core import Web, WebSettings, get_web
 from bussdcc_system.web.server import BindError, WebServer
 
 if TYPE_CHECKING:

@@ -1,11 +1,11 @@
 """The dashboard view: state turned into a flat ``key -> display value`` dict.
 
-Formatting happens once, here, in Python (humanize: "3.2 GiB of 7.6 GiB", "up 4
-days"): the page renders these values on the server, and the bridge pushes only the
-keys whose *displayed* value changed, so a memory figure that moves by a few bytes
-costs nothing on the wire. Values are strings, rounded numbers (meters and charts) or
-lists of strings. Keys of per-disk and per-interface rows embed the mount point or
-interface name; ``layout`` lists them, and a browser reloads when it changes.
+Formatting happens once, here, in Python (with ``bussdcc_system.formatting``: "3.2 GiB
+of 7.6 GiB", "up 4 days"): the page renders these values on the server, and the bridge
+pushes only the keys whose *displayed* value changed, so a memory figure that moves by
+a few bytes costs nothing on the wire. Values are strings, rounded numbers (meters and
+charts) or lists of strings. Keys of per-disk and per-interface rows embed the mount
+point or interface name; ``layout`` lists them, and a browser reloads when it changes.
 """
 
 from __future__ import annotations
@@ -14,51 +14,27 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import humanize
-
 from bussdcc import Event, Message, Severity, StateStore
-from bussdcc_system.health import CPU_ZONES
+from bussdcc_system import throttling_flags
+from bussdcc_system.formatting import (
+    CLOCK,
+    DASH,
+    MINUTE,
+    WEEKDAY_MINUTE,
+    celsius,
+    duration,
+    local_time,
+    percent,
+    rate,
+    size,
+)
+from bussdcc_system.metric_catalog import temperature_zones, zone_name
 
 View = dict[str, Any]
 
-DASH = "\u2013"
-"""What a value the host does not have (yet) shows as."""
-
 _LEVEL_TEXT = {"ok": "Healthy", "warning": "Warning", "critical": "Critical"}
-
-THROTTLE_WORDS = {
-    "under_voltage": "under-voltage now: the power supply is too weak",
-    "freq_capped": "ARM frequency capped",
-    "throttled": "CPU throttled",
-    "soft_temp_limit": "soft temperature limit active",
-}
-THROTTLE_PAST = {
-    "under_voltage_occurred": "under-voltage",
-    "freq_capped_occurred": "frequency capping",
-    "throttled_occurred": "throttling",
-    "soft_temp_limit_occurred": "soft temperature limit",
-}
-
-
-def size(n: float | None) -> str:
-    """Bytes the way people read them: binary units, one decimal."""
-    if n is None:
-        return DASH
-    n = max(0, int(n))
-    if n < 1024:
-        return f"{n} B"
-    return str(humanize.naturalsize(n, binary=True, format="%.1f"))
-
-
-def rate(n: float | None) -> str:
-    return DASH if n is None else f"{size(n)}/s"
-
-
-def pct(x: float | None, digits: int = 1) -> str:
-    return DASH if x is None else f"{x:.{digits}f} %"
 
 
 def num(x: Any, digits: int = 1) -> float | None:
@@ -66,10 +42,6 @@ def num(x: Any, digits: int = 1) -> float | None:
     if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
         return None
     return round(float(x), digits)
-
-
-def duration(seconds: float) -> str:
-    return str(humanize.naturaldelta(timedelta(seconds=max(0.0, seconds))))
 
 
 def _dict(x: Any) -> dict[str, Any]:
@@ -111,7 +83,7 @@ class Journal:
 def describe_event(evt: Event[Message]) -> str:
     """One line for the event log: local time, severity, what happened."""
     data = evt.data
-    when = evt.time.astimezone().strftime("%H:%M:%S")
+    when = local_time(evt.time, CLOCK)
     sev = evt.severity.name.lower()
     name = evt.name
     if name == "system.health.changed":
@@ -181,7 +153,13 @@ class ViewBuilder:
         v.update(sec("temperature", temp, lambda o: _temperature(o, temp)))
         v.update(sec("disk_io", disk_io, lambda o: _disk_io(o, disk_io)))
         v.update(sec("net", (net, total), lambda o: o.update(_layout_n=_network(o, net, total))))
-        v.update(sec("power", throttling, lambda o: _power(o, throttling_flags(throttling))))
+        v.update(
+            sec(
+                "power",
+                throttling,
+                lambda o: _power(o, throttling_flags.merged_reading(throttling)),
+            )
+        )
         v.update(sec("identity", (ident, up), lambda o: _identity(o, ident, up, now)))
         _daemon(v, proc, now, started_at)
         v.update(sec("devices", devices, lambda o: _devices(o, devices)))
@@ -227,7 +205,7 @@ def _health(v: View, h: dict[str, Any]) -> None:
 
 def _cpu(v: View, c: dict[str, Any], load: dict[str, Any]) -> None:
     busy = num(c.get("percent"))
-    v["cpu.pct"], v["cpu.m"], v["c.cpu"] = pct(busy), busy or 0, busy
+    v["cpu.pct"], v["cpu.m"], v["c.cpu"] = percent(busy), busy or 0, busy
     parts = []
     for key in ("user", "system", "nice", "iowait", "irq", "softirq", "steal"):
         x = num(c.get(key))
@@ -249,7 +227,7 @@ def _memory(v: View, mem: dict[str, Any]) -> None:
     total, used = mem.get("total"), mem.get("used")
     p = num(mem.get("percent"))
     v["mem.text"] = f"{size(used)} of {size(total)}" if total else DASH
-    v["mem.pct"], v["mem.m"], v["c.mem"] = pct(p, 0), p or 0, p
+    v["mem.pct"], v["mem.m"], v["c.mem"] = percent(p, 0), p or 0, p
     avail = mem.get("available")
     v["mem.avail"] = f"{size(avail)} available" if avail is not None else ""
     stotal, sused = mem.get("swap_total"), mem.get("swap_used")
@@ -267,44 +245,9 @@ def _disks(v: View, disks: dict[str, Any]) -> list[str]:
         d = disks[m]
         p = num(d.get("percent"))
         v[f"d.{m}.text"] = f"{size(d.get('used'))} of {size(d.get('total'))}"
-        v[f"d.{m}.pct"], v[f"d.{m}.m"] = pct(p, 0), p or 0
+        v[f"d.{m}.pct"], v[f"d.{m}.m"] = percent(p, 0), p or 0
         v[f"d.{m}.free"] = f"{size(d.get('free'))} free"
     return mounts
-
-
-def temperature_zones(t: Any) -> list[dict[str, Any]]:
-    """Thermal zones from state, the CPU's first (one zone or a mapping of zones)."""
-    zones: list[dict[str, Any]] = []
-    if isinstance(t, dict) and "celsius" in t:
-        zones = [t]
-    elif isinstance(t, dict):
-        zones = [z for z in t.values() if isinstance(z, dict) and "celsius" in z]
-    zones.sort(key=lambda z: (_not_cpu(str(z.get("zone") or "")), str(z.get("zone") or "")))
-    return zones
-
-
-def _not_cpu(zone: str) -> bool:
-    return zone not in CPU_ZONES and "cpu" not in zone
-
-
-def throttling_flags(t: Any) -> dict[str, Any]:
-    """One throttling reading from state (a mapping of devices, or a single reading).
-
-    With several devices (there is normally one) a flag is set if any device sets it.
-    """
-    if not isinstance(t, dict):
-        return {}
-    if "under_voltage" in t:
-        return t
-    readings = [r for _, r in sorted(t.items()) if isinstance(r, dict) and "under_voltage" in r]
-    if not readings:
-        return {}
-    merged = dict(readings[0])
-    for r in readings[1:]:
-        for flag in THROTTLE_WORDS.keys() | THROTTLE_PAST.keys():
-            if r.get(flag):
-                merged[flag] = True
-    return merged
 
 
 def _temperature(v: View, t: Any) -> None:
@@ -313,9 +256,9 @@ def _temperature(v: View, t: Any) -> None:
         v["temp.text"], v["temp.m"], v["c.temp"], v["temp.zone"] = DASH, 0, None, "no sensor"
         return
     c = num(zones[0].get("celsius"))
-    v["temp.text"] = DASH if c is None else f"{c:.1f} °C"
+    v["temp.text"] = celsius(c)
     v["temp.m"], v["c.temp"] = c or 0, c
-    v["temp.zone"] = str(zones[0].get("zone") or zones[0].get("device") or "")
+    v["temp.zone"] = zone_name(zones[0])
 
 
 def _disk_io(v: View, io: dict[str, Any]) -> None:
@@ -356,10 +299,14 @@ def _network(v: View, net: dict[str, Any], total: dict[str, Any]) -> list[str]:
 
 def power_state(t: Mapping[str, Any]) -> tuple[str, list[str], list[str]]:
     """(level, problems now, problems since boot) from throttling flags, in words."""
-    now = [text for flag, text in THROTTLE_WORDS.items() if t.get(flag)]
-    past = [text for flag, text in THROTTLE_PAST.items() if t.get(flag)]
-    level = "critical" if t.get("under_voltage") else ("warning" if now or past else "ok")
-    return level, now, past
+    flags = throttling_flags.FLAGS
+    now = [flag for flag in flags if t.get(flag.field)]
+    past = [flag.past_words for flag in flags if t.get(flag.occurred_field)]
+    if now:
+        level = "critical" if any(f.health_level == "critical" for f in now) else "warning"
+    else:
+        level = "warning" if past else "ok"
+    return level, [flag.now_words for flag in now], past
 
 
 def _power(v: View, t: dict[str, Any]) -> None:
@@ -373,7 +320,7 @@ def _power(v: View, t: dict[str, Any]) -> None:
     v["pw.now"] = now
     if past:
         v["pw.boot"] = ["since boot: " + ", ".join(past) + " occurred"]
-    elif t.get("under_voltage_occurred") is None:
+    elif t.get(throttling_flags.UNDER_VOLTAGE.occurred_field) is None:
         v["pw.boot"] = ["since-boot flags not available (no vcgencmd)"]
     else:
         v["pw.boot"] = ["nothing has happened since boot"]
@@ -402,11 +349,7 @@ def _identity(v: View, ident: dict[str, Any], up: dict[str, Any], now: float) ->
     seconds = num(up.get("seconds"), 0)
     v["id.up"] = DASH if seconds is None else f"up {duration(seconds)}"
     boot = num(up.get("boot_time"), 0)
-    v["id.boot"] = (
-        ""
-        if boot is None
-        else "booted " + datetime.fromtimestamp(boot, UTC).astimezone().strftime("%Y-%m-%d %H:%M")
-    )
+    v["id.boot"] = "" if boot is None else f"booted {local_time(boot, MINUTE)}"
 
 
 def _daemon(v: View, p: dict[str, Any], now: float, started_at: float | None) -> None:
@@ -435,18 +378,20 @@ def _devices(v: View, devices: dict[str, Any]) -> None:
     v["dev"] = lines or ["no hardware devices attached"]
 
 
+def episode_sentence(episode: Mapping[str, Any], *, now: float) -> str | None:
+    """One power episode from history in words ("Sun 01 Mar 10:00: under-voltage for 3
+    minutes"), in this host's local time; None without a start."""
+    start, end = num(episode.get("start"), 0), num(episode.get("end"), 0)
+    if start is None:
+        return None
+    what = throttling_flags.past_words(str(episode.get("kind") or "under_voltage"))
+    when = local_time(start, WEEKDAY_MINUTE)
+    if end is None:
+        return f"{when}: {what}, still going on ({duration(now - start)} so far)"
+    return f"{when}: {what} for {duration(end - start)}"
+
+
 def power_words(episodes: Iterable[Mapping[str, Any]], *, now: float) -> list[str]:
-    """Power episodes from history as sentences, newest first."""
-    out = []
-    for ep in episodes:
-        start, end = num(ep.get("start"), 0), num(ep.get("end"), 0)
-        if start is None:
-            continue
-        kind = str(ep.get("kind") or ep.get("flag") or "under_voltage")
-        what = THROTTLE_PAST.get(f"{kind}_occurred", kind.replace("_", " "))
-        when = datetime.fromtimestamp(start, UTC).astimezone().strftime("%a %d %b %H:%M")
-        if end is None:
-            out.append(f"{when}: {what}, still going on ({duration(now - start)} so far)")
-        else:
-            out.append(f"{when}: {what} for {duration(end - start)}")
-    return out
+    """Power episodes from history as sentences, in the order given (newest first)."""
+    sentences = (episode_sentence(ep, now=now) for ep in episodes)
+    return [s for s in sentences if s is not None]

@@ -12,13 +12,13 @@ import pytest
 from bussdcc import DeviceError, Runtime, SimClock, message
 from bussdcc_system import messages as m
 from bussdcc_system.devices import DevicePollService
-from bussdcc_system.devices.thermal import ThermalZoneDevice
+from bussdcc_system.devices.thermal import CPU_ZONE_TYPES, ThermalZoneDevice, is_cpu_zone
 from bussdcc_system.host import HostRoot
+from tests.bussdcc_system.appliance_helpers import FIXTURES, write_host_file
 
 if TYPE_CHECKING:
     from tests.bussdcc_system.telemetry_helpers import BusLog
 
-HOSTS = Path(__file__).resolve().parents[2] / "fixtures" / "hosts"
 
 FakeHost = Callable[[str], Path]
 
@@ -37,7 +37,7 @@ FakeHost = Callable[[str], Path]
 def test_zone_choice_and_reading(
     host: str, zone: str, name: str, zone_type: str, celsius: float, runtime: Runtime, bus: BusLog
 ) -> None:
-    dev = ThermalZoneDevice(host=HostRoot(HOSTS / host), zone=zone)
+    dev = ThermalZoneDevice(host=HostRoot(FIXTURES / host), zone=zone)
     dev.attach(runtime.ctx)
     assert dev.zone is not None and dev.zone.name == name
     dev.poll()
@@ -55,6 +55,22 @@ def test_auto_takes_the_first_zone_when_none_is_known(tmp_path: Path, runtime: R
     dev = ThermalZoneDevice(host=HostRoot(tmp_path))
     dev.attach(runtime.ctx)
     assert dev.zone is not None and dev.zone.type == "soc-dummy"
+
+
+def test_auto_prefers_a_cpu_zone_type_in_declared_order(tmp_path: Path, runtime: Runtime) -> None:
+    for n, kind in ((0, "gpu-thermal"), (1, "soc_thermal"), (2, "x86_pkg_temp")):
+        write_host_file(tmp_path, f"/sys/class/thermal/thermal_zone{n}/type", kind + "\n")
+        write_host_file(tmp_path, f"/sys/class/thermal/thermal_zone{n}/temp", "40000\n")
+    dev = ThermalZoneDevice(host=HostRoot(tmp_path))
+    dev.attach(runtime.ctx)
+    assert dev.zone is not None and dev.zone.type == "x86_pkg_temp"
+    assert CPU_ZONE_TYPES.index("x86_pkg_temp") < CPU_ZONE_TYPES.index("soc_thermal")
+
+
+def test_which_zones_measure_the_cpu() -> None:
+    assert all(is_cpu_zone(t) for t in CPU_ZONE_TYPES)
+    assert is_cpu_zone("cpu0-thermal")
+    assert not is_cpu_zone("acpitz") and not is_cpu_zone("gpu-thermal")
 
 
 def test_every_poll_emits(fake_host: FakeHost, runtime: Runtime, bus: BusLog) -> None:
@@ -81,7 +97,7 @@ def test_no_zone_at_all(tmp_path: Path, runtime: Runtime) -> None:
 
 
 def test_unknown_zone_lists_what_exists(runtime: Runtime) -> None:
-    dev = ThermalZoneDevice(host=HostRoot(HOSTS / "x86"), zone="cpu-thermal")
+    dev = ThermalZoneDevice(host=HostRoot(FIXTURES / "x86"), zone="cpu-thermal")
     with pytest.raises(DeviceError) as info:
         dev.attach(runtime.ctx)
     assert str(info.value) == (
@@ -128,7 +144,7 @@ def test_polled_in_simulated_time_and_failure_after_attach(
 
 
 def test_detach_forgets_the_zone(runtime: Runtime) -> None:
-    dev = ThermalZoneDevice(host=HostRoot(HOSTS / "pi4"))
+    dev = ThermalZoneDevice(host=HostRoot(FIXTURES / "pi4"))
     dev.attach(runtime.ctx)
     dev.detach()
     assert dev.zone is None and not dev.online and not dev.connected

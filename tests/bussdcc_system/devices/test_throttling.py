@@ -13,16 +13,13 @@ import pytest
 from bussdcc import DeviceError, Runtime, Severity, SimClock, message
 from bussdcc_system import messages as m
 from bussdcc_system.devices import DevicePollService
-from bussdcc_system.devices.throttling import (
-    THROTTLED_BITS,
-    ThrottlingDevice,
-    decode_throttled,
-    parse_get_throttled,
-)
+from bussdcc_system.devices.throttling import ThrottlingDevice, parse_get_throttled
 from bussdcc_system.host import HostRoot
+from bussdcc_system.throttling_flags import BITS, decode
 
 if TYPE_CHECKING:
-    from tests.bussdcc_system.telemetry_helpers import BusLog, FakeVcgencmd
+    from tests.bussdcc_system.appliance_helpers import FakeVcgencmd
+    from tests.bussdcc_system.telemetry_helpers import BusLog
 
 FakeHost = Callable[[str], Path]
 
@@ -38,11 +35,11 @@ def no_hwmon(tmp_path: Path) -> HostRoot:
 # -- decoding -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flag", list(THROTTLED_BITS))
+@pytest.mark.parametrize("flag", list(BITS))
 def test_each_bit_alone(
     flag: str, vcgencmd: FakeVcgencmd, runtime: Runtime, bus: BusLog, tmp_path: Path
 ) -> None:
-    raw = 1 << THROTTLED_BITS[flag]
+    raw = 1 << BITS[flag]
     vcgencmd.set(hex(raw))
     dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
     attach(dev, runtime)
@@ -73,9 +70,9 @@ def test_combined_bits(
 
 
 def test_all_bits() -> None:
-    assert all(decode_throttled(0xF000F).values())
-    assert not any(decode_throttled(0).values())
-    assert not any(decode_throttled(0xFFF0).values())  # bits 4-15 mean nothing here
+    assert all(decode(0xF000F).values())
+    assert not any(decode(0).values())
+    assert not any(decode(0xFFF0).values())  # bits 4-15 mean nothing here
 
 
 def test_parse_get_throttled() -> None:

@@ -120,6 +120,7 @@ def test_episodes(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["history", "episodes", "--dir", str(history), "--days", "100000"]) == 0
     text = capsys.readouterr().out
     assert "under-voltage: until 2026-03-01 10:01:40" in text
+    assert "throttling: until " in text  # the dashboard's words for a past episode
     assert "during boot, before monitoring started" in text
     assert _run(["history", "episodes", "--dir", str(history), "--days", "1"]) == 0
     assert "no under-voltage or throttling in the last 1 days" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import html
 import json
 import logging
 import time
@@ -14,13 +15,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
-from web_helpers import pi_telemetry, write_history
+from web_helpers import write_history
 
 from bussdcc import Event, Message, Runtime, SimClock, message
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.state import StateProcess
 from bussdcc_system.web import WebSettings, create_app
 from bussdcc_system.web.assets import Assets
+from tests.bussdcc_system.telemetry_helpers import pi_telemetry
 
 NOW = time.time()
 
@@ -158,6 +160,9 @@ def test_power_episodes_from_history(client: FlaskClient) -> None:
     (episode,) = body["episodes"]
     assert episode["kind"] == "under_voltage"
     assert episode["end"] - episode["start"] == pytest.approx(300, abs=1)
+    assert episode["text"].endswith(": under-voltage for 5 minutes")
+    page = client.get("/").get_data(as_text=True)
+    assert f"<li>{html.escape(episode['text'])}</li>" in page  # the same words as the page
     assert "between 1 and 90" in error_of(client.get("/api/power/episodes?days=0"), 400)
 
 

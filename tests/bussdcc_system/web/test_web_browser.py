@@ -8,10 +8,12 @@ Skips when Chromium or Playwright is missing, fails instead when CI=true.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,6 +171,19 @@ def test_dashboard_shows_values_updates_them_and_draws_history(
         wait_for(
             lambda: "under-voltage" in page.page.inner_text("#episodes"),
             what="power episodes from history",
+        )
+        # The script refreshes the list with the server's sentences (after a reconnect,
+        # among others): empty it, reconnect, and the same sentences come back.
+        with urllib.request.urlopen(daemon.web.url + "/api/power/episodes?days=7") as resp:
+            sentences = [e["text"] for e in json.load(resp)["episodes"]]
+        assert sentences and all("under-voltage" in s for s in sentences)
+        page.page.evaluate(
+            "document.getElementById('episodes').replaceChildren();"
+            "window.__dash.socket.disconnect(); window.__dash.socket.connect();"
+        )
+        wait_for(
+            lambda: page.page.inner_text("#episodes").splitlines() == sentences,
+            what="the episodes refreshed by app.js",
         )
         page.charts_drawn()
         shoot(browser, page, "dashboard-1280x900.png", full=True)

@@ -13,12 +13,13 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
-from web_helpers import pi_telemetry, write_history
+from web_helpers import write_history
 
 from bussdcc import Runtime, SimClock
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.state import StateProcess
 from bussdcc_system.web import WebSettings, create_app
+from tests.bussdcc_system.telemetry_helpers import pi_telemetry
 
 
 def _app() -> Any:
@@ -60,3 +61,14 @@ def test_openapi_file_is_valid_json() -> None:
     doc = json.loads(Path(OPENAPI_PATH).read_text())
     assert doc["openapi"].startswith("3.0")
     assert "/api/history" in doc["paths"] and "/metrics" in doc["paths"]
+
+
+def test_episode_kinds_are_the_throttling_flags() -> None:
+    import json
+
+    from bussdcc_system.throttling_flags import FLAGS
+    from bussdcc_system.web.api import OPENAPI_PATH
+
+    doc = json.loads(Path(OPENAPI_PATH).read_text())
+    kind = doc["components"]["schemas"]["Episode"]["properties"]["kind"]
+    assert kind["enum"] == [flag.field for flag in FLAGS]

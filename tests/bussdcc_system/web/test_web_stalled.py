@@ -20,7 +20,7 @@ from bussdcc_system import messages as m
 EVENTS = 200
 
 
-def cpu(i: int) -> m.ProcessUsageUpdated:
+def process_usage(i: int) -> m.ProcessUsageUpdated:
     return m.ProcessUsageUpdated(pid=1, cpu_percent=float(i), rss=1 << 20, threads=3)
 
 
@@ -70,13 +70,13 @@ def first_push_in_flight(rig: WebRig) -> None:
     assert rig.web.web is not None
     bridge = rig.web.web.bridge
     before = bridge.stats().pushes
-    rig.rt.emit(cpu(0))
+    rig.rt.emit(process_usage(0))
     wait_for(lambda: bridge.stats().pushes > before, what="the push of event 0")
 
 
 def flood(rig: WebRig, good: Client) -> None:
     for i in range(1, EVENTS + 1):
-        rig.rt.emit(cpu(i))  # returns at once: dispatch never waits for a browser
+        rig.rt.emit(process_usage(i))  # returns at once: dispatch never waits for a browser
         if i % 20 == 0:
             wait_for(
                 lambda i=i: good.get("self.cpu") == f"{i:.1f} % of one core",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from web_helpers import pi_telemetry
 
 from bussdcc import Runtime, SimClock, message
 from bussdcc_system import messages as m
+from bussdcc_system.formatting import DASH, size
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.state import StateProcess
-from bussdcc_system.web.view import DASH, Journal, build_view, layout_lists, power_words, size
+from bussdcc_system.web.view import Journal, build_view, layout_lists, power_words
+from tests.bussdcc_system.telemetry_helpers import cpu_usage, pi_telemetry
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_devices_and_their_failures_are_listed(rt: Runtime) -> None:
 def test_journal_keeps_notable_events_newest_first(rt: Runtime) -> None:
     journal = Journal(size=2)
     rt.events.subscribe(lambda e: journal.add(e) if journal.wants(e) else None)
-    rt.emit(m.CpuUsageUpdated(1, 1, 0, 0, 99, 0, 0, 0, 0, (), 1))  # not notable
+    rt.emit(cpu_usage(1.0))  # not notable
     rt.emit(message.ServiceFailure("telemetry.cpu", "boom", True))
     rt.emit(m.health_changed("warning", "ok", ("Disk / is 90 % full",)))
     lines = build_view(rt.state, journal)["log"]

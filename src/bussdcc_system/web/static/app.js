@@ -243,31 +243,17 @@
 
   function loadCharts() { charts.forEach(function (c) { c.load(); }); }
 
-  /* -- power episodes (history), in words -- */
-  function dur(s) {
-    if (s < 90) return Math.round(s) + " seconds";
-    if (s < 5400) return Math.round(s / 60) + " minutes";
-    if (s < 129600) return Math.round(s / 3600) + " hours";
-    return Math.round(s / 86400) + " days";
-  }
+  /* -- power episodes (history): the server sends each one in words -- */
   var EPISODE_RECHECK_MS = 6000;
   var EPISODE_REFRESH_MS = 30000;
-  var WHAT = { under_voltage: "under-voltage", freq_capped: "frequency capping",
-    throttled: "throttling", soft_temp_limit: "soft temperature limit" };
   function loadEpisodes() {
     var ul = document.getElementById("episodes");
     if (!ul) return;
     fetch("/api/power/episodes?days=7").then(function (r) { return r.ok ? r.json() : null; })
       .then(function (body) {
         if (!body) return;
-        var now = Date.now() / 1000;
-        var lines = body.episodes.map(function (e) {
-          var what = WHAT[e.kind] || String(e.kind || "power problem").replace(/_/g, " ");
-          var when = new Date(e.start * 1000).toLocaleString(undefined, { weekday: "short",
-            day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit" });
-          return when + ": " + what + (e.end ? " for " + dur(e.end - e.start)
-            : ", still going on (" + dur(now - e.start) + " so far)");
-        });
+        var lines = body.episodes.map(function (e) { return e.text; })
+          .filter(function (text) { return text; });
         setList(ul, lines.length ? lines : ["none recorded"]);
       }).catch(function () {});
   }
