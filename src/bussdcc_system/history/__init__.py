@@ -13,7 +13,7 @@ See ``docs/history.md``.
 from bussdcc_system.history.episodes import Episode, find_episodes
 from bussdcc_system.history.query import Bucket, Series, list_metrics, query_series
 from bussdcc_system.history.reader import Record, SegmentInfo, list_segments, read_records
-from bussdcc_system.history.replay import ReplayClock, ReplayResult, replay, replay_range
+from bussdcc_system.history.replay import ReplayClock, ReplayResult, replay
 from bussdcc_system.history.sink import (
     HistoryDropped,
     HistorySink,
@@ -41,5 +41,4 @@ __all__ = [
     "query_series",
     "read_records",
     "replay",
-    "replay_range",
 ]

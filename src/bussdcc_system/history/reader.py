@@ -42,11 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from bussdcc_system.history.episodes import Episode
-    from bussdcc_system.history.query import Series
+from typing import Any
 
 log = logging.getLogger("bussdcc_system.history")
 
@@ -576,10 +572,6 @@ class Record:
     seq: int | None
     segment: str
 
-    @property
-    def when(self) -> datetime:
-        return datetime.fromtimestamp(self.time, UTC)
-
     def to_json(self) -> dict[str, Any]:
         """The record as exported: corrected ``time`` first, ``recorded_time`` if it differs."""
         out: dict[str, Any] = {"time": format_time(self.time), "name": self.name, "data": self.data}
@@ -602,7 +594,6 @@ def iter_segment(
     start: float | None = None,
     end: float | None = None,
     include_meta: bool = False,
-    from_offset: int = 0,
 ) -> Iterator[Record]:
     """Records of one segment, in line order; skips bad lines with a warning."""
     try:
@@ -619,13 +610,12 @@ def iter_segment(
         return
     if not complete:
         _warn_once(seg.path, -2, "history segment %s is truncated; reading what is there", seg.path)
-    yield from _iter_lines(seg, data, from_offset, names, start, end, include_meta)
+    yield from _iter_lines(seg, data, names, start, end, include_meta)
 
 
 def _iter_lines(
     seg: SegmentInfo,
     data: bytes,
-    base: int,
     names: frozenset[str] | None,
     start: float | None,
     end: float | None,
@@ -634,9 +624,9 @@ def _iter_lines(
     needles = _needles(names) if names is not None else None
     if needles is not None and include_meta:
         needles.append(_needles([HEADER_NAME])[0])
-    lines, tail = split_lines(data[base:] if base else data)
+    lines, tail = split_lines(data)
     shift = seg.shift
-    pos = base
+    pos = 0
     last_index = len(lines)
     for i, line in enumerate([*lines, tail] if tail else lines):
         where = pos
@@ -739,31 +729,6 @@ def boot_spans(segments: Sequence[SegmentInfo]) -> dict[str, tuple[float, float]
         s, e = spans.get(seg.boot, (seg.start, seg.end))
         spans[seg.boot] = (min(s, seg.start), max(e, seg.end))
     return spans
-
-
-# -- conveniences under the names the web layer uses ------------------------------------
-
-
-def query_series(
-    directory: str | os.PathLike[str],
-    metric: str,
-    start: TimeLike,
-    end: TimeLike,
-    points: int = 300,
-) -> Series:
-    """See :func:`bussdcc_system.history.query.query_series`."""
-    from bussdcc_system.history.query import query_series as qs
-
-    return qs(directory, metric, start, end, points)
-
-
-def power_episodes(
-    directory: str | os.PathLike[str], start: TimeLike = None, end: TimeLike = None
-) -> list[Episode]:
-    """See :func:`bussdcc_system.history.episodes.find_episodes`."""
-    from bussdcc_system.history.episodes import find_episodes
-
-    return find_episodes(directory, start, end)
 
 
 def gzip_bytes(data: bytes) -> bytes:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Union
 
 from bussdcc import ClockProtocol, Message, Severity, SystemClock
-from bussdcc_system.history.reader import HEADER_NAME, Record, TimeLike, read_records, to_epoch
+from bussdcc_system.history.reader import HEADER_NAME, Record, TimeLike, to_epoch
 
 
 class ReplayClock:
@@ -268,29 +268,3 @@ def replay(
         first = rec.time if first is None else first
         last = rec.time
     return ReplayResult(events, gaps, first, last, False)
-
-
-def replay_range(
-    directory: str,
-    emit: Callable[[Message], object],
-    *,
-    start: TimeLike = None,
-    end: TimeLike = None,
-    names: Iterable[str] | None = None,
-    speed: float = 1.0,
-    base: ClockProtocol | None = None,
-    max_gap: float | None = None,
-    cancel: threading.Event | None = None,
-) -> ReplayResult:
-    """Replay ``[start, end)`` of a history directory on a fresh ``ReplayClock``."""
-    records = iter(read_records(directory, start, end, names))
-    head = next(records, None)
-    if head is None:
-        return ReplayResult(0, 0, None, None, False)
-    clock = ReplayClock(head.time, speed=speed, base=base)
-
-    def chain() -> Iterable[Record]:
-        yield head
-        yield from records
-
-    return replay(emit, clock, chain(), max_gap=max_gap, cancel=cancel)

@@ -833,7 +833,7 @@ class HistorySink:
             keep=[open_path] if open_path is not None else [],
         )
         if plan:
-            count, _freed, errors = apply_retention(plan)
+            count, errors = apply_retention(plan)
             self._deleted += count
             for err in errors:
                 self._errors += 1
