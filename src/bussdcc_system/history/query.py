@@ -31,12 +31,12 @@ import json
 import math
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bussdcc_system.history.lru import Lru
 from bussdcc_system.history.reader import (
     SegmentInfo,
     SegmentSummary,
@@ -156,7 +156,7 @@ def metric_name(metric: str) -> str:
     return metric.split("[", 1)[0].split(":", 1)[0]
 
 
-_parsed: dict[str, tuple[tuple[str, str] | None, str]] = {}
+_parsed: Lru[str, tuple[tuple[str, str] | None, str]] = Lru(4096)
 
 
 def _parse_metric(metric: str) -> tuple[tuple[str, str] | None, str]:
@@ -171,9 +171,7 @@ def _parse_metric(metric: str) -> tuple[tuple[str, str] | None, str]:
         selector = (key, value)
     else:
         path = metric.split(":", 1)[1] if ":" in metric else ""
-    if len(_parsed) > 4096:
-        _parsed.clear()
-    _parsed[metric] = (selector, path)
+    _parsed.put(metric, (selector, path))
     return selector, path
 
 
@@ -327,33 +325,15 @@ def index_bytes(summary: SegmentSummary, segment: str, rollup: Rollup) -> bytes:
     return ("\n".join(parts) + "\n").encode()
 
 
-class _Lru:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: OrderedDict[Any, Any] = OrderedDict()
-        self.lock = threading.Lock()
+Samples = list[tuple[float, float]]
+"""``(corrected time, value)`` pairs of one metric."""
+OpenScan = tuple[int, int, Samples]
+"""How far an open segment was scanned: ``(inode, offset, samples up to it)``."""
 
-    def get(self, key: Any) -> Any:
-        with self.lock:
-            value = self.data.get(key)
-            if value is not None:
-                self.data.move_to_end(key)
-            return value
-
-    def put(self, key: Any, value: Any) -> None:
-        with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.data.clear()
-
-
-_cells_cache = _Lru(4096)
-_raw_cache = _Lru(256)
+_cells_cache: Lru[tuple[str, int, int, str], list[Cell]] = Lru(4096)
+_raw_cache: Lru[
+    tuple[str, str, float, str] | tuple[str, str, int, float, str], Samples | OpenScan
+] = Lru(256)
 _MISSING: list[Cell] = []
 
 
@@ -417,9 +397,9 @@ def raw_values(seg: SegmentInfo, metric: str) -> list[tuple[float, float]]:
     if seg.compressed or seg.indexed:
         closed_key = ("closed", str(seg.path), seg.size, seg.shift, metric)
         cached = _raw_cache.get(closed_key)
-        if cached is not None:
+        if isinstance(cached, list):
             return list(cached)
-        out: list[tuple[float, float]] = []
+        out: Samples = []
         try:
             data, _complete = read_segment_bytes(seg.path)
         except OSError:
@@ -433,8 +413,8 @@ def raw_values(seg: SegmentInfo, metric: str) -> list[tuple[float, float]]:
         with seg.path.open("rb") as f:
             ino = os.fstat(f.fileno()).st_ino
             state = _raw_cache.get(key)
-            offset, values = 0, list[tuple[float, float]]()
-            if state is not None and state[0] == ino and state[1] <= seg.size:
+            offset, values = 0, Samples()
+            if isinstance(state, tuple) and state[0] == ino and state[1] <= seg.size:
                 offset, values = state[1], list(state[2])
             f.seek(offset)
             chunk = f.read()

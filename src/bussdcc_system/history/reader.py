@@ -44,6 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bussdcc_system.history.lru import Lru
+
 log = logging.getLogger("bussdcc_system.history")
 
 FORMAT_VERSION = 1
@@ -409,8 +411,7 @@ def _scan_head_tail(path: Path, size: int) -> SegmentSummary:
     return summary
 
 
-_catalog_cache: dict[str, tuple[tuple[int, int, int, int], SegmentInfo]] = {}
-_catalog_lock = threading.Lock()
+_catalog_cache: Lru[str, tuple[tuple[int, int, int, int], SegmentInfo]] = Lru(20000)
 
 
 def _segment_files(directory: Path) -> dict[str, tuple[Path, bool]]:
@@ -492,10 +493,7 @@ def _raw_info(stem: str, path: Path, compressed: bool, root: Path) -> SegmentInf
         records=summary.records if known else None,
         names=dict(summary.names) if known else None,
     )
-    with _catalog_lock:
-        if len(_catalog_cache) > 20000:
-            _catalog_cache.clear()
-        _catalog_cache[str(path)] = (key, info)
+    _catalog_cache.put(str(path), (key, info))
     return info
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bussdcc import ClockProtocol, Event, EventBus, Message, Severity, Subscription, SystemClock
+from bussdcc_system.history.lru import Lru
 from bussdcc_system.history.query import Rollup, index_bytes, publish_live, rollup_bytes
 from bussdcc_system.history.reader import (
     DAY_RE,
@@ -316,7 +317,7 @@ class HistorySink:
 
         self._lock = threading.Lock()
         self._buf: deque[Event[Message]] = deque()
-        self._wanted: dict[str, bool] = {}
+        self._wanted: Lru[str, bool] = Lru(4096)
         self._backlog: deque[_Prepared] = deque()
         self._out: list[tuple[bytes, _Prepared | None]] = []  # None: the header
         self._out_done = 0
@@ -383,9 +384,7 @@ class HistorySink:
             ok = any(fnmatch.fnmatchcase(name, p) for p in self.include) and not any(
                 fnmatch.fnmatchcase(name, p) for p in self.exclude
             )
-            if len(self._wanted) > 4096:
-                self._wanted.clear()
-            self._wanted[name] = ok
+            self._wanted.put(name, ok)
         return ok
 
     def handle(self, evt: Event[Message]) -> None:
