@@ -36,18 +36,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bussdcc_system.history.catalogue import list_segments, overlaps
 from bussdcc_system.history.lru import Lru
-from bussdcc_system.history.reader import (
-    SegmentInfo,
-    SegmentSummary,
-    TimeLike,
-    list_segments,
-    overlaps,
-    parse_line,
-    read_segment_bytes,
-    split_lines,
-    to_epoch,
-)
+from bussdcc_system.history.record_format import HEADER_NAME, parse_line, split_lines
+from bussdcc_system.history.segment_files import read_segment_bytes
+from bussdcc_system.history.segment_info import SegmentInfo
+from bussdcc_system.history.segment_summary import SegmentSummary
+from bussdcc_system.history.times import TimeLike, to_epoch
 
 IDENTITY_KEYS = ("interface", "mount", "zone", "device", "name")
 """Keys that name an element of a list (used instead of its index in metric paths)."""
@@ -293,8 +288,6 @@ def live_rollup(segment: Path) -> Rollup | None:
 
 def rollup_bytes(data: bytes) -> tuple[SegmentSummary, Rollup]:
     """Summary and rollup of a whole segment's content (for a segment without an index)."""
-    from bussdcc_system.history.reader import HEADER_NAME
-
     summary = SegmentSummary(bytes=len(data))
     rollup = Rollup()
     lines, tail = split_lines(data)

@@ -23,7 +23,9 @@ from datetime import UTC, datetime
 from typing import Any, Union
 
 from bussdcc import ClockProtocol, Message, Severity, SystemClock
-from bussdcc_system.history.reader import HEADER_NAME, Record, TimeLike, to_epoch
+from bussdcc_system.history.reader import Record
+from bussdcc_system.history.record_format import HEADER_NAME
+from bussdcc_system.history.times import TimeLike, to_epoch
 
 
 class ReplayClock:

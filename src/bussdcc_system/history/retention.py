@@ -28,7 +28,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bussdcc_system.history.reader import PLAUSIBLE_FLOOR, SegmentInfo
+from bussdcc_system.history.clock_jumps import PLAUSIBLE_FLOOR
+from bussdcc_system.history.segment_info import SegmentInfo
 
 log = logging.getLogger("bussdcc_system.history")
 

@@ -46,23 +46,21 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bussdcc import ClockProtocol, Event, EventBus, Message, Severity, Subscription, SystemClock
+from bussdcc_system.history.catalogue import list_segments
+from bussdcc_system.history.clock_jumps import JUMP_THRESHOLD
 from bussdcc_system.history.lru import Lru
 from bussdcc_system.history.query import Rollup, index_bytes, publish_live, rollup_bytes
-from bussdcc_system.history.reader import (
+from bussdcc_system.history.record_format import FORMAT_VERSION, HEADER_NAME, parse_line
+from bussdcc_system.history.retention import apply_retention, plan_retention
+from bussdcc_system.history.segment_files import (
     DAY_RE,
-    FORMAT_VERSION,
-    HEADER_NAME,
     INDEX_SUFFIX,
-    JUMP_THRESHOLD,
     SEGMENT_RE,
-    SegmentInfo,
-    SegmentSummary,
     gzip_bytes,
-    list_segments,
-    parse_line,
     read_segment_bytes,
 )
-from bussdcc_system.history.retention import apply_retention, plan_retention
+from bussdcc_system.history.segment_info import SegmentInfo
+from bussdcc_system.history.segment_summary import SegmentSummary
 
 log = logging.getLogger("bussdcc_system.history")
 
