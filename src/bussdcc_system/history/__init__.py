@@ -11,16 +11,16 @@ See ``docs/history.md``.
 """
 
 from bussdcc_system.history.episodes import Episode, find_episodes
+from bussdcc_system.history.failure_reports import (
+    HistoryDropped,
+    HistoryWriteFailed,
+    HistoryWriteResumed,
+)
 from bussdcc_system.history.query import Bucket, Series, list_metrics, query_series
 from bussdcc_system.history.reader import Record, SegmentInfo, list_segments, read_records
 from bussdcc_system.history.replay import ReplayClock, ReplayResult, replay
-from bussdcc_system.history.sink import (
-    HistoryDropped,
-    HistorySink,
-    HistoryWriteFailed,
-    HistoryWriteResumed,
-    SinkStats,
-)
+from bussdcc_system.history.sink import HistorySink
+from bussdcc_system.history.sink_stats import SinkStats
 
 __all__ = [
     "Bucket",

@@ -5,22 +5,100 @@
 
 Every segment starts with a ``history.segment`` header record (``HEADER_NAME``) whose
 ``data`` holds the segment's creation ``number``, why it was opened, its clock offset,
-``suspended``, the writer's pid and ``FORMAT_VERSION``. ``parse_line`` accepts the
-seed's three-key lines too and returns None for anything that is not a valid record
-(a torn line, NUL bytes after a power cut): reading never raises for bad data.
+``suspended``, the writer's pid and ``FORMAT_VERSION``.
+
+``encode_event`` and ``encode_header`` write lines (the writer serialises each event
+once); ``parse_line`` reads them, accepts the seed's three-key lines too and returns
+None for anything that is not a valid record (a torn line, NUL bytes after a power
+cut): reading never raises for bad data.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any
 
-from bussdcc_system.history.times import parse_time
+from bussdcc import Event, Message
+from bussdcc_system.history.times import format_datetime, parse_time
 
 FORMAT_VERSION = 1
 HEADER_NAME = "history.segment"
 """Name of the header record that opens every segment (a meta record)."""
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+class EncodedRecord:
+    """An event serialised once, with what rotation and the rollup need."""
+
+    __slots__ = ("data", "date", "line", "mono", "name", "offset", "t", "time")
+
+    def __init__(
+        self, line: bytes, name: str, data: dict[str, Any], time: str, t: float, mono: float
+    ) -> None:
+        self.line = line
+        self.name = name
+        self.data = data
+        self.time = time
+        self.t = t
+        self.mono = mono
+        self.date = time[:10]
+        self.offset = t - mono
+
+
+def encode_event(evt: Event[Message], boot: str) -> EncodedRecord:
+    """The line of one event; NaN and infinities become ``null``. Raises if unserialisable."""
+    data = evt.data
+    stamp = format_datetime(evt.time)
+    rec = {
+        "time": stamp,
+        "name": evt.name,
+        "data": data,
+        "boot": boot,
+        "mono": round(evt.monotonic, 6),
+        "seq": evt.seq,
+    }
+    try:
+        text = json.dumps(rec, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        data = _finite(data)
+        rec["data"] = data
+        text = json.dumps(rec, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return EncodedRecord(
+        (text + "\n").encode(), evt.name, data, stamp, evt.time.timestamp(), evt.monotonic
+    )
+
+
+def encode_header(
+    first: EncodedRecord, *, number: int, reason: str, suspended: float | None, boot: str
+) -> bytes:
+    """The ``history.segment`` line that opens a segment whose first record is ``first``."""
+    header = {
+        "time": first.time,
+        "name": HEADER_NAME,
+        "data": {
+            "number": number,
+            "reason": reason,
+            "offset": round(first.offset, 6),
+            "suspended": suspended,
+            "pid": os.getpid(),
+            "version": FORMAT_VERSION,
+        },
+        "boot": boot,
+        "mono": round(first.mono, 6),
+        "seq": 0,
+    }
+    return (json.dumps(header, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
 def parse_line(line: bytes | str) -> dict[str, Any] | None:

@@ -122,9 +122,10 @@ def recorded_message(name: str, data: Mapping[str, Any]) -> RecordedMessage:
 def _known_types() -> dict[str, type[Message]]:
     global _registry
     if _registry is None:
-        import bussdcc.message  # noqa: F401  (the kernel's vocabulary)
+        # the message types to know: the kernel's, the sink's and the appliance's
+        import bussdcc.message  # noqa: F401
+        import bussdcc_system.history.failure_reports
         import bussdcc_system.messages  # noqa: F401
-        from bussdcc_system.history import sink  # noqa: F401
 
         found: dict[str, type[Message]] = {}
         todo: list[type[Message]] = list(Message.__subclasses__())

@@ -7,6 +7,7 @@ record; ``HH-MM-SS_2.jsonl`` when that name is taken), gzip-compressed to
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import re
@@ -14,6 +15,8 @@ import zlib
 from pathlib import Path
 
 INDEX_SUFFIX = ".idx"
+FILE_MODE = 0o640
+DIR_MODE = 0o750
 
 DAY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 SEGMENT_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})(?:_(\d+))?\.jsonl(\.gz)?$")
@@ -22,6 +25,24 @@ SEGMENT_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})(?:_(\d+))?\.jsonl(\.gz)?$")
 def index_path(segment: Path) -> Path:
     """The sidecar index of a segment (``HH-MM-SS.idx`` beside ``HH-MM-SS.jsonl[.gz]``)."""
     return segment.parent / (segment.name.split(".", 1)[0] + INDEX_SUFFIX)
+
+
+def create_segment_file(day: Path, base: str) -> tuple[int, Path]:
+    """Create ``day/base.jsonl`` (or ``base_2.jsonl``, ...) for appending: (fd, path).
+
+    A name is free only if no compressed copy or index of that stem exists either.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+    for k in range(1, 10000):
+        stem = base if k == 1 else f"{base}_{k}"
+        if any((day / f"{stem}{ext}").exists() for ext in (".jsonl.gz", INDEX_SUFFIX)):
+            continue
+        path = day / f"{stem}.jsonl"
+        try:
+            return os.open(path, flags, FILE_MODE), path
+        except FileExistsError:
+            continue
+    raise OSError(errno.EEXIST, f"no free segment name for {base} in {day}")
 
 
 def find_segment_files(directory: Path) -> dict[str, tuple[Path, bool]]:
