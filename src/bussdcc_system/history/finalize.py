@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bussdcc_system.history.durable_files import fsync_dir, write_file_atomically
 from bussdcc_system.history.failure_reports import describe_os_error
-from bussdcc_system.history.query import index_bytes, rollup_bytes
 from bussdcc_system.history.record_format import parse_line
+from bussdcc_system.history.rollup import index_bytes, rollup_bytes
 from bussdcc_system.history.segment_files import (
     DAY_RE,
     SEGMENT_RE,

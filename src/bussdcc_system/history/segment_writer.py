@@ -27,8 +27,8 @@ from bussdcc_system.history.catalogue import list_segments
 from bussdcc_system.history.durable_files import fsync_dir
 from bussdcc_system.history.failure_reports import describe_os_error
 from bussdcc_system.history.finalize import write_index
-from bussdcc_system.history.query import Rollup, index_bytes, publish_live
 from bussdcc_system.history.record_format import EncodedRecord, encode_header
+from bussdcc_system.history.rollup import Rollup, index_bytes, publish_live
 from bussdcc_system.history.segment_files import DIR_MODE, create_segment_file
 from bussdcc_system.history.segment_info import SegmentInfo
 from bussdcc_system.history.segment_summary import SegmentSummary
