@@ -27,8 +27,8 @@ from bussdcc import SimClock
 from bussdcc_system.history.query import query_series
 from bussdcc_system.history.reader import list_segments, read_records
 from bussdcc_system.history.sink import HistorySink
+from tests.bussdcc_system.history.history_helpers import SINK_CHILD
 
-CHILD = Path(__file__).with_name("sink_child.py")
 ITERATIONS = 20
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 def _run_and_kill(directory: Path, run: int, delay: float) -> int:
     proc = subprocess.Popen(
-        [sys.executable, str(CHILD), "crash", str(directory), str(run)],
+        [sys.executable, str(SINK_CHILD), "crash", str(directory), str(run)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -11,13 +11,9 @@ import pytest
 
 from bussdcc import SimClock
 from bussdcc_system.history.reader import list_segments, read_records
-from tests.bussdcc_system.history.history_helpers import cpu, rec, rig, temp, write_segment
+from tests.bussdcc_system.history.history_helpers import cpu, cpu_rec, rig, temp, write_segment
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
-
-
-def _cpu(t: float, v: float, **kw: object) -> dict[str, object]:
-    return rec(t, "system.cpu.usage.updated", {"percent": v}, **kw)  # type: ignore[arg-type]
 
 
 def test_torn_last_line_is_skipped_with_a_warning(
@@ -26,7 +22,7 @@ def test_torn_last_line_is_skipped_with_a_warning(
     write_segment(
         tmp_path,
         "2026-03-01/10-00-00.jsonl",
-        [_cpu(DAY + 36000 + i, i) for i in range(3)],
+        [cpu_rec(DAY + 36000 + i, i) for i in range(3)],
         number=1,
         tail=b'{"time":"2026-03-01T10:00:03.000Z","na',
     )
@@ -42,7 +38,7 @@ def test_invalid_lines_anywhere_are_skipped_never_raised(
     path = write_segment(
         tmp_path,
         "2026-03-01/10-00-00.jsonl",
-        [_cpu(DAY + 36000 + i, i) for i in range(4)],
+        [cpu_rec(DAY + 36000 + i, i) for i in range(4)],
         number=1,
     )
     lines = path.read_bytes().splitlines(keepends=True)
@@ -60,7 +56,7 @@ def test_gzip_is_read_transparently_and_wins_over_a_leftover_plain_copy(tmp_path
     p = write_segment(
         tmp_path,
         "2026-03-01/10-00-00.jsonl",
-        [_cpu(DAY + 36000 + i, i) for i in range(5)],
+        [cpu_rec(DAY + 36000 + i, i) for i in range(5)],
         number=1,
     )
     gz = p.with_name(p.name + ".gz")
@@ -77,7 +73,7 @@ def test_truncated_gzip_yields_what_is_there(
     p = write_segment(
         tmp_path,
         "2026-03-01/10-00-00.jsonl",
-        [_cpu(DAY + 36000 + i, i) for i in range(2000)],
+        [cpu_rec(DAY + 36000 + i, i) for i in range(2000)],
         number=1,
     )
     data = gzip.compress(p.read_bytes())
@@ -122,14 +118,14 @@ def test_seed_format_lines_without_boot_or_mono_are_read(tmp_path: Path) -> None
 
 def test_missing_directory_and_vanished_segments(tmp_path: Path) -> None:
     assert list(read_records(tmp_path / "nope")) == []
-    p = write_segment(tmp_path, "2026-03-01/10-00-00.jsonl", [_cpu(DAY, 1)], number=1)
+    p = write_segment(tmp_path, "2026-03-01/10-00-00.jsonl", [cpu_rec(DAY, 1)], number=1)
     segs = list_segments(tmp_path)
     p.unlink()  # e.g. retention ran between listing and reading
     assert list(read_records(tmp_path, segments=segs)) == []
 
 
 def test_include_meta_yields_segment_headers(tmp_path: Path) -> None:
-    write_segment(tmp_path, "2026-03-01/10-00-00.jsonl", [_cpu(DAY, 1)], number=7)
+    write_segment(tmp_path, "2026-03-01/10-00-00.jsonl", [cpu_rec(DAY, 1)], number=7)
     got = list(read_records(tmp_path, include_meta=True))
     assert [g.name for g in got] == ["history.segment", "system.cpu.usage.updated"]
     assert got[0].data["number"] == 7

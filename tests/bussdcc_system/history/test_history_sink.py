@@ -117,9 +117,7 @@ def test_rotation_by_monotonic_interval_closes_indexes_and_compresses(tmp_path: 
 def test_rotation_at_utc_day_change(tmp_path: Path) -> None:
     clock = SimClock(datetime(2026, 3, 1, 23, 59, 50, tzinfo=UTC))
     with rig(tmp_path, clock=clock) as r:
-        for _ in range(20):
-            r.emit(cpu(1.0))
-            clock.advance(1)
+        r.sample_cpu(20)
     files = segment_files(tmp_path)
     assert files[0].startswith("2026-03-01/23-59-50.jsonl")
     assert files[1] == "2026-03-02/00-00-00.jsonl"
