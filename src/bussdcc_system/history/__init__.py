@@ -1,13 +1,14 @@
 """History: an append-only JSONL record of every event, and what is read back from it.
 
 - ``sink.HistorySink`` writes (off the dispatch thread, batched, SD-card friendly).
-- ``reader`` lists segments and yields records in write order, clock-corrected.
+- ``reader.read_records`` yields records in write order, clock-corrected;
+  ``catalogue.list_segments`` lists the segments.
 - ``query.query_series`` downsamples a metric for charts (per-minute rollups).
 - ``episodes.find_episodes`` finds under-voltage and throttling episodes.
 - ``replay`` feeds a recorded range back through a runtime at a chosen speed.
 - ``cli`` registers the ``history`` and ``replay`` subcommands.
 
-See ``docs/history.md``.
+See ``docs/history.md`` (it lists every module of the package).
 """
 
 from bussdcc_system.history.episodes import Episode, find_episodes
