@@ -1,8 +1,9 @@
 """A small bounded LRU map: the one cache helper of the history package.
 
 The daemon runs for months, so none of its caches (catalogue entries, sidecar cells,
-segment scans, parsed metric names, the sink's name filter) may grow without bound:
-each keeps at most ``size`` entries and forgets the least recently used one first.
+segment scans, parsed metric names, the sink's name filter, the places already warned
+about) may grow without bound: each keeps at most ``size`` entries and forgets the
+least recently used one first.
 
 Thread-safe: chart queries run on web threads while the writer works. ``get`` is on
 the dispatch path (the sink's name filter), so it takes no lock: each ``OrderedDict``
