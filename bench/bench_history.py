@@ -30,8 +30,8 @@ from pathlib import Path
 
 from bussdcc import Event, EventBus, Message, SimClock, SystemClock
 from bussdcc_system import messages as m
+from bussdcc_system.history.catalogue import list_segments
 from bussdcc_system.history.query import clear_caches, query_series
-from bussdcc_system.history.reader import list_segments
 from bussdcc_system.history.sink import HistorySink
 
 START = datetime(2026, 3, 1, tzinfo=UTC)

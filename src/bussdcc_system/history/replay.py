@@ -23,7 +23,9 @@ from datetime import UTC, datetime
 from typing import Any, Union
 
 from bussdcc import ClockProtocol, Message, Severity, SystemClock
-from bussdcc_system.history.reader import HEADER_NAME, Record, TimeLike, read_records, to_epoch
+from bussdcc_system.history.reader import Record
+from bussdcc_system.history.record_format import HEADER_NAME
+from bussdcc_system.history.times import TimeLike, to_epoch
 
 
 class ReplayClock:
@@ -120,9 +122,10 @@ def recorded_message(name: str, data: Mapping[str, Any]) -> RecordedMessage:
 def _known_types() -> dict[str, type[Message]]:
     global _registry
     if _registry is None:
-        import bussdcc.message  # noqa: F401  (the kernel's vocabulary)
+        # the message types to know: the kernel's, the sink's and the appliance's
+        import bussdcc.message  # noqa: F401
+        import bussdcc_system.history.failure_reports
         import bussdcc_system.messages  # noqa: F401
-        from bussdcc_system.history import sink  # noqa: F401
 
         found: dict[str, type[Message]] = {}
         todo: list[type[Message]] = list(Message.__subclasses__())
@@ -268,29 +271,3 @@ def replay(
         first = rec.time if first is None else first
         last = rec.time
     return ReplayResult(events, gaps, first, last, False)
-
-
-def replay_range(
-    directory: str,
-    emit: Callable[[Message], object],
-    *,
-    start: TimeLike = None,
-    end: TimeLike = None,
-    names: Iterable[str] | None = None,
-    speed: float = 1.0,
-    base: ClockProtocol | None = None,
-    max_gap: float | None = None,
-    cancel: threading.Event | None = None,
-) -> ReplayResult:
-    """Replay ``[start, end)`` of a history directory on a fresh ``ReplayClock``."""
-    records = iter(read_records(directory, start, end, names))
-    head = next(records, None)
-    if head is None:
-        return ReplayResult(0, 0, None, None, False)
-    clock = ReplayClock(head.time, speed=speed, base=base)
-
-    def chain() -> Iterable[Record]:
-        yield head
-        yield from records
-
-    return replay(emit, clock, chain(), max_gap=max_gap, cancel=cancel)

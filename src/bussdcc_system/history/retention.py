@@ -28,7 +28,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bussdcc_system.history.reader import PLAUSIBLE_FLOOR, SegmentInfo
+from bussdcc_system.history.clock_jumps import PLAUSIBLE_FLOOR
+from bussdcc_system.history.segment_info import SegmentInfo
 
 log = logging.getLogger("bussdcc_system.history")
 
@@ -103,31 +104,23 @@ def plan_retention(
     return out
 
 
-def delete_segment(seg: SegmentInfo) -> int:
-    """Remove a segment (both forms) and its index; returns bytes freed."""
-    freed = 0
+def delete_segment(seg: SegmentInfo) -> None:
+    """Remove a segment (both forms) and its index, then its day directory once empty."""
     base = seg.path.name.split(".", 1)[0]
     for name in (f"{base}.jsonl", f"{base}.jsonl.gz", f"{base}.idx"):
-        p = seg.path.parent / name
-        try:
-            size = p.stat().st_size
-            p.unlink()
-            freed += size
-        except FileNotFoundError:
-            continue
+        (seg.path.parent / name).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         os.rmdir(seg.path.parent)  # only succeeds once the day is empty
-    return freed
 
 
-def apply_retention(deletions: Sequence[Deletion]) -> tuple[int, int, list[str]]:
-    """Delete; returns (segments deleted, bytes freed, errors in words)."""
-    count, freed, errors = 0, 0, []
+def apply_retention(deletions: Sequence[Deletion]) -> tuple[int, list[str]]:
+    """Delete; returns (segments deleted, errors in words)."""
+    count, errors = 0, []
     for d in deletions:
         try:
-            freed += delete_segment(d.segment)
+            delete_segment(d.segment)
             count += 1
             log.info("history: deleted %s (%s retention)", d.segment.name, d.reason)
         except OSError as exc:
             errors.append(f"cannot delete {d.segment.path}: {exc.strerror or exc}")
-    return count, freed, errors
+    return count, errors

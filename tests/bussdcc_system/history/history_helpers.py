@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,8 @@ from bussdcc_system import messages as m
 from bussdcc_system.history.sink import HistorySink
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+SINK_CHILD = Path(__file__).with_name("sink_child.py")
+"""A real process writing through HistorySink (crash and write-failure tests)."""
 
 
 def cpu(percent: float) -> m.CpuUsageUpdated:
@@ -65,6 +67,12 @@ class Rig:
     def names(self) -> list[str]:
         return [e.name for e in self.emitted]
 
+    def sample_cpu(self, seconds: int, step: int = 1) -> None:
+        """Emit ``cpu(1.0)`` every ``step`` seconds for ``seconds`` seconds of SimClock time."""
+        for _ in range(0, seconds, step):
+            self.emit(cpu(1.0))
+            self.clock.advance(step)
+
 
 @contextmanager
 def rig(
@@ -91,15 +99,13 @@ def rig(
 
 
 def all_lines(directory: Path) -> list[dict[str, Any]]:
-    """Every valid line of every segment file, plain or gzip, in file-name order."""
+    """Every line of every segment file, plain or gzip, in file-name order (all valid)."""
     import gzip
 
     out = []
     for p in sorted(directory.glob("*/*.jsonl*")):
         data = gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()
-        for line in data.splitlines():
-            with suppress(ValueError):
-                out.append(json.loads(line))
+        out.extend(json.loads(line) for line in data.splitlines())
     return out
 
 
@@ -145,6 +151,11 @@ def write_segment(
     data = b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in lines)
     path.write_bytes(data + tail)
     return path
+
+
+def cpu_rec(t: float, percent: float = 1.0, **kw: Any) -> dict[str, Any]:
+    """A raw ``system.cpu.usage.updated`` line for ``write_segment``."""
+    return rec(t, "system.cpu.usage.updated", {"percent": percent}, **kw)
 
 
 def _epoch(text: str) -> float:

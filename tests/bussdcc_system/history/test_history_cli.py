@@ -13,9 +13,8 @@ import pytest
 
 from bussdcc import Runtime, SimClock
 from bussdcc_system.history.cli import add_history_parser, add_replay_parser, parse_when
-from tests.bussdcc_system.history.history_helpers import cpu, rig, temp, throttling
+from tests.bussdcc_system.history.history_helpers import T0, cpu, rig, temp, throttling
 
-A0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 calls: list[tuple[Runtime, argparse.Namespace]] = []
 
 
@@ -34,7 +33,7 @@ def _run(argv: list[str]) -> int:
 
 @pytest.fixture
 def history(tmp_path: Path) -> Path:
-    clock = SimClock(A0)
+    clock = SimClock(T0)
     with rig(tmp_path, clock=clock, rotate_interval=60.0) as r:
         r.emit(throttling(0x50005))
         for i in range(150):
@@ -56,7 +55,7 @@ def test_segments_lists_sizes_and_ranges(history: Path, capsys: pytest.CaptureFi
     assert _run(["history", "segments", "--dir", str(history), "--json"]) == 0
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [r["number"] for r in rows] == [1, 2, 3]
-    assert rows[0]["records"] == 60 + 6 + 1 and rows[0]["start"] == A0.timestamp()
+    assert rows[0]["records"] == 60 + 6 + 1 and rows[0]["start"] == T0.timestamp()
 
 
 def test_export_jsonl_by_name_and_range(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,7 +71,7 @@ def test_export_jsonl_by_name_and_range(history: Path, capsys: pytest.CaptureFix
                 "--since",
                 "2026-03-01T10:00:30Z",
                 "--until",
-                "@" + str(A0.timestamp() + 100),
+                "@" + str(T0.timestamp() + 100),
             ]
         )
         == 0
@@ -153,7 +152,7 @@ def test_replay_prints_in_order_and_calls_setup(
         float(i) for i in range(20)
     ]
     first = datetime.fromisoformat(replayed[0]["time"]).timestamp()
-    assert A0.timestamp() <= first < A0.timestamp() + 2  # 2 ms of real lag at most
+    assert T0.timestamp() <= first < T0.timestamp() + 2  # 2 ms of real lag at most
     assert len(calls) == 1 and calls[0][1].speed == 1000.0
     assert (
         _run(

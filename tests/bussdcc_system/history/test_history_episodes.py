@@ -8,10 +8,9 @@ from pathlib import Path
 from bussdcc import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.history.episodes import Episode, decode_flags, find_episodes
-from tests.bussdcc_system.history.history_helpers import cpu, rig, throttling
+from tests.bussdcc_system.history.history_helpers import T0, cpu, rig, throttling
 
-A0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-T = A0.timestamp()
+T = T0.timestamp()
 
 
 def _steps(r: object, clock: SimClock, script: list[tuple[int, object]], until: int) -> None:
@@ -27,7 +26,7 @@ def _steps(r: object, clock: SimClock, script: list[tuple[int, object]], until: 
 
 
 def _write_two_boots(directory: Path) -> None:
-    a = SimClock(A0, monotonic_start=100.0)
+    a = SimClock(T0, monotonic_start=100.0)
     with rig(directory, clock=a, boot_id="boot-a") as r:
         _steps(
             r,
@@ -90,7 +89,7 @@ def test_window_keeps_episodes_that_overlap_it(tmp_path: Path) -> None:
 
 
 def test_already_under_voltage_when_monitoring_starts(tmp_path: Path) -> None:
-    a = SimClock(A0, monotonic_start=50.0)
+    a = SimClock(T0, monotonic_start=50.0)
     with rig(tmp_path, clock=a, boot_id="boot-a") as r:
         _steps(r, a, [(0, throttling(0x10001)), (30, throttling(0x10000))], until=40)
     (ep,) = find_episodes(tmp_path)
@@ -107,7 +106,7 @@ def test_hwmon_source_without_occurred_bits(tmp_path: Path) -> None:
             changed=("under_voltage",),
         )
 
-    a = SimClock(A0)
+    a = SimClock(T0)
     with rig(tmp_path, clock=a, boot_id="boot-a") as r:
         _steps(r, a, [(0, hw(False)), (10, hw(True)), (25, hw(False))], until=30)
     (ep,) = find_episodes(tmp_path)

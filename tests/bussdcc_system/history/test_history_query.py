@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from bussdcc import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.history.query import choose_step, list_metrics, query_series
 from bussdcc_system.history.reader import list_segments
-from tests.bussdcc_system.history.history_helpers import cpu, rig, temp
+from tests.bussdcc_system.history.history_helpers import all_lines, cpu, rig, temp
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 T0 = START.timestamp()
@@ -56,13 +55,6 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def _raw(directory: Path) -> Iterator[dict[str, Any]]:
-    for p in sorted(directory.glob("*/*.jsonl*")):
-        data = gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()
-        for line in data.splitlines():
-            yield json.loads(line)
-
-
 def _t(rec: dict[str, Any]) -> float:
     return datetime.fromisoformat(rec["time"]).timestamp()
 
@@ -81,7 +73,7 @@ def brute(
     n = math.ceil(end / step) - math.floor(start / step)
     assert n <= points
     vals: list[list[float]] = [[] for _ in range(n)]
-    for rec in _raw(directory):
+    for rec in all_lines(directory):
         if rec["name"] != name:
             continue
         v = value(rec["data"])
@@ -143,45 +135,53 @@ def test_empty_buckets_are_returned_as_gaps(history: Path) -> None:
     assert series.to_dict()["buckets"][0]["t"] == T0 + 3600
 
 
-def test_selectors_nested_paths_and_sums_match_brute_force(history: Path) -> None:
+SELECTOR_CASES: list[tuple[str, str, Callable[[dict[str, Any]], float | None]]] = [
+    (
+        "system.temperature.updated:celsius",
+        "system.temperature.updated",
+        lambda d: d["celsius"],
+    ),
+    (
+        "system.temperature.updated[zone=gpu]:celsius",
+        "system.temperature.updated",
+        lambda d: d["celsius"] if d["zone"] == "gpu" else None,
+    ),
+    (
+        "system.cpu.usage.updated:per_core.0",
+        "system.cpu.usage.updated",
+        lambda d: d["per_core"][0],
+    ),
+    (
+        "system.network.usage.updated:interfaces.eth0.rx_bytes_per_s",
+        "system.network.usage.updated",
+        lambda d: d["interfaces"][0]["rx_bytes_per_s"],
+    ),
+    (
+        "system.network.usage.updated:rx_bytes",
+        "system.network.usage.updated",
+        lambda d: float(sum(i["rx_bytes"] for i in d["interfaces"])),
+    ),
+    (
+        "system.network.usage.updated:tx_bytes_per_s",
+        "system.network.usage.updated",
+        lambda d: d["tx_bytes_per_s"],
+    ),  # top-level None: no values
+]
+
+
+@pytest.mark.parametrize("points", [90, 4000])
+@pytest.mark.parametrize(
+    ("metric", "name", "value"), SELECTOR_CASES, ids=[c[0] for c in SELECTOR_CASES]
+)
+def test_selectors_nested_paths_and_sums_match_brute_force(
+    history: Path,
+    metric: str,
+    name: str,
+    value: Callable[[dict[str, Any]], float | None],
+    points: int,
+) -> None:
     a, b = T0, T0 + 3 * 3600
-    cases: list[tuple[str, str, Callable[[dict[str, Any]], float | None]]] = [
-        (
-            "system.temperature.updated:celsius",
-            "system.temperature.updated",
-            lambda d: d["celsius"],
-        ),
-        (
-            "system.temperature.updated[zone=gpu]:celsius",
-            "system.temperature.updated",
-            lambda d: d["celsius"] if d["zone"] == "gpu" else None,
-        ),
-        (
-            "system.cpu.usage.updated:per_core.0",
-            "system.cpu.usage.updated",
-            lambda d: d["per_core"][0],
-        ),
-        (
-            "system.network.usage.updated:interfaces.eth0.rx_bytes_per_s",
-            "system.network.usage.updated",
-            lambda d: d["interfaces"][0]["rx_bytes_per_s"],
-        ),
-        (
-            "system.network.usage.updated:rx_bytes",
-            "system.network.usage.updated",
-            lambda d: float(sum(i["rx_bytes"] for i in d["interfaces"])),
-        ),
-        (
-            "system.network.usage.updated:tx_bytes_per_s",
-            "system.network.usage.updated",
-            lambda d: d["tx_bytes_per_s"],
-        ),  # top-level None: no values
-    ]
-    for metric, name, fn in cases:
-        for points in (90, 4000):
-            _same(
-                query_series(history, metric, a, b, points), brute(history, name, fn, a, b, points)
-            )
+    _same(query_series(history, metric, a, b, points), brute(history, name, value, a, b, points))
 
 
 def test_rollups_answer_without_reading_closed_segments(history: Path, tmp_path: Path) -> None:

@@ -1,8 +1,7 @@
-"""The reader: torn and invalid lines, gzip, ranges and names across days, write order."""
+"""The reader: torn and invalid lines, ranges and names across days, write order, headers."""
 
 from __future__ import annotations
 
-import gzip
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,13 +10,9 @@ import pytest
 
 from bussdcc import SimClock
 from bussdcc_system.history.reader import list_segments, read_records
-from tests.bussdcc_system.history.history_helpers import cpu, rec, rig, temp, write_segment
+from tests.bussdcc_system.history.history_helpers import cpu, cpu_rec, rig, temp, write_segment
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
-
-
-def _cpu(t: float, v: float, **kw: object) -> dict[str, object]:
-    return rec(t, "system.cpu.usage.updated", {"percent": v}, **kw)  # type: ignore[arg-type]
 
 
 def test_torn_last_line_is_skipped_with_a_warning(
@@ -26,7 +21,7 @@ def test_torn_last_line_is_skipped_with_a_warning(
     write_segment(
         tmp_path,
         "2026-03-01/10-00-00.jsonl",
-        [_cpu(DAY + 36000 + i, i) for i in range(3)],
+        [cpu_rec(DAY + 36000 + i, i) for i in range(3)],
         number=1,
         tail=b'{"time":"2026-03-01T10:00:03.000Z","na',
     )
@@ -42,7 +37,7 @@ def test_invalid_lines_anywhere_are_skipped_never_raised(
     path = write_segment(
         tmp_path,
         "2026-03-01/10-00-00.jsonl",
-        [_cpu(DAY + 36000 + i, i) for i in range(4)],
+        [cpu_rec(DAY + 36000 + i, i) for i in range(4)],
         number=1,
     )
     lines = path.read_bytes().splitlines(keepends=True)
@@ -54,40 +49,6 @@ def test_invalid_lines_anywhere_are_skipped_never_raised(
     caplog.set_level(logging.WARNING, "bussdcc_system.history")
     assert [r.data["percent"] for r in read_records(tmp_path)] == [0, 1, 2, 3]
     assert sum("invalid line" in r.getMessage() for r in caplog.records) == 3
-
-
-def test_gzip_is_read_transparently_and_wins_over_a_leftover_plain_copy(tmp_path: Path) -> None:
-    p = write_segment(
-        tmp_path,
-        "2026-03-01/10-00-00.jsonl",
-        [_cpu(DAY + 36000 + i, i) for i in range(5)],
-        number=1,
-    )
-    gz = p.with_name(p.name + ".gz")
-    gz.write_bytes(gzip.compress(p.read_bytes()))
-    # a crash between the rename of the .gz and the unlink of the plain file: both exist
-    assert [r.data["percent"] for r in read_records(tmp_path)] == [0, 1, 2, 3, 4]
-    segs = list_segments(tmp_path)
-    assert len(segs) == 1 and segs[0].compressed
-
-
-def test_truncated_gzip_yields_what_is_there(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    p = write_segment(
-        tmp_path,
-        "2026-03-01/10-00-00.jsonl",
-        [_cpu(DAY + 36000 + i, i) for i in range(2000)],
-        number=1,
-    )
-    data = gzip.compress(p.read_bytes())
-    p.unlink()
-    p.with_name(p.name + ".gz").write_bytes(data[: len(data) // 2])
-    caplog.set_level(logging.WARNING, "bussdcc_system.history")
-    got = [r.data["percent"] for r in read_records(tmp_path)]
-    assert 0 < len(got) < 2000
-    assert got == list(range(len(got)))
-    assert any("truncated" in r.getMessage() for r in caplog.records)
 
 
 def test_range_and_names_across_days_in_order(tmp_path: Path) -> None:
@@ -108,28 +69,16 @@ def test_range_and_names_across_days_in_order(tmp_path: Path) -> None:
     assert len(list(read_records(tmp_path))) == 7200
 
 
-def test_seed_format_lines_without_boot_or_mono_are_read(tmp_path: Path) -> None:
-    p = tmp_path / "2026-01-01" / "12-00-00.jsonl"
-    p.parent.mkdir()
-    p.write_text(
-        '{"time":"2026-01-01T12:00:00Z","name":"system.cpu.usage.updated",'
-        '"data":{"user":12.4,"system":3.1,"idle":84.5}}\n'
-    )
-    (got,) = read_records(tmp_path)
-    assert got.data["user"] == 12.4 and got.boot is None and got.mono is None
-    assert got.time == datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()
-
-
 def test_missing_directory_and_vanished_segments(tmp_path: Path) -> None:
     assert list(read_records(tmp_path / "nope")) == []
-    p = write_segment(tmp_path, "2026-03-01/10-00-00.jsonl", [_cpu(DAY, 1)], number=1)
+    p = write_segment(tmp_path, "2026-03-01/10-00-00.jsonl", [cpu_rec(DAY, 1)], number=1)
     segs = list_segments(tmp_path)
     p.unlink()  # e.g. retention ran between listing and reading
     assert list(read_records(tmp_path, segments=segs)) == []
 
 
 def test_include_meta_yields_segment_headers(tmp_path: Path) -> None:
-    write_segment(tmp_path, "2026-03-01/10-00-00.jsonl", [_cpu(DAY, 1)], number=7)
+    write_segment(tmp_path, "2026-03-01/10-00-00.jsonl", [cpu_rec(DAY, 1)], number=7)
     got = list(read_records(tmp_path, include_meta=True))
     assert [g.name for g in got] == ["history.segment", "system.cpu.usage.updated"]
     assert got[0].data["number"] == 7

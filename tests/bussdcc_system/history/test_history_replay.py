@@ -19,9 +19,7 @@ from bussdcc_system.history.replay import (
     rebuild_message,
     replay,
 )
-from tests.bussdcc_system.history.history_helpers import cpu, rig, temp, throttling
-
-A0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+from tests.bussdcc_system.history.history_helpers import T0, cpu, rig, temp, throttling
 
 
 @dataclass(slots=True, frozen=True)
@@ -31,7 +29,7 @@ class Custom(Message):
 
 
 def _record(directory: Path) -> list[tuple[float, str]]:
-    clock = SimClock(A0)
+    clock = SimClock(T0)
     net = m.NetworkUsageUpdated(
         (m.InterfaceUsage("eth0", 1, 2, 3, 4, 0, 0, 0, 0, 5.5, None),), 5.5, None
     )
@@ -136,13 +134,13 @@ def test_unknown_or_mismatched_records_replay_as_recorded_data() -> None:
 
 def test_replay_clock_follows_its_base_at_speed() -> None:
     base = SimClock(datetime(2030, 1, 1, tzinfo=UTC))
-    clock = ReplayClock(A0, speed=10.0, base=base)
-    assert clock.now_utc() == A0 and clock.monotonic() == 0.0
+    clock = ReplayClock(T0, speed=10.0, base=base)
+    assert clock.now_utc() == T0 and clock.monotonic() == 0.0
     base.advance(3)
-    assert clock.now_utc() == A0 + timedelta(seconds=30)
-    clock.seek(A0.timestamp() + 100)
-    assert clock.now_utc() == A0 + timedelta(seconds=100) and clock.monotonic() == 100.0
-    clock.seek(A0.timestamp())  # never backwards
+    assert clock.now_utc() == T0 + timedelta(seconds=30)
+    clock.seek(T0.timestamp() + 100)
+    assert clock.now_utc() == T0 + timedelta(seconds=100) and clock.monotonic() == 100.0
+    clock.seek(T0.timestamp())  # never backwards
     assert clock.monotonic() == 100.0
     with pytest.raises(ValueError):
-        ReplayClock(A0, speed=0)
+        ReplayClock(T0, speed=0)

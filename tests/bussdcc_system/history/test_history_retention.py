@@ -13,9 +13,7 @@ from tests.bussdcc_system.history.history_helpers import cpu, rig
 
 def test_age_retention_at_rotation_uses_monotonic_age(tmp_path: Path) -> None:
     with rig(tmp_path, rotate_interval=60.0, retention_days=600 / 86400) as r:
-        for _ in range(1800):
-            r.emit(cpu(1.0))
-            r.clock.advance(1)
+        r.sample_cpu(1800)
         now_mono = r.clock.monotonic()
         segs = list_segments(tmp_path)
         assert r.sink.stats().segments_deleted > 15
@@ -27,9 +25,7 @@ def test_age_retention_at_rotation_uses_monotonic_age(tmp_path: Path) -> None:
 
 def test_size_retention_deletes_oldest_first_and_never_the_open_segment(tmp_path: Path) -> None:
     with rig(tmp_path, rotate_interval=60.0, max_size_mb=None) as r:
-        for _ in range(600):
-            r.emit(cpu(1.0))
-            r.clock.advance(1)
+        r.sample_cpu(600)
         segs = list_segments(tmp_path)
     closed_size = sum(s.total_size for s in segs[:-1])
     budget = sum(s.total_size for s in segs[-4:])  # room for the 4 newest
@@ -62,9 +58,7 @@ def test_size_retention_in_the_running_sink(tmp_path: Path) -> None:
     with rig(
         tmp_path, rotate_interval=60.0, max_size_mb=6000 / 1024 / 1024, retention_days=None
     ) as r:
-        for _ in range(1230):
-            r.emit(cpu(1.0))
-            r.clock.advance(1)
+        r.sample_cpu(1230)
         segs = list_segments(tmp_path)
         open_seg = r.sink.stats().segment
     total = sum(s.total_size for s in segs)
@@ -78,9 +72,7 @@ def test_size_retention_in_the_running_sink(tmp_path: Path) -> None:
 def test_empty_day_directories_are_removed(tmp_path: Path) -> None:
     clock = SimClock(datetime(2026, 3, 1, 23, 50, tzinfo=UTC))
     with rig(tmp_path, clock=clock, rotate_interval=300.0, retention_days=900 / 86400) as r:
-        for _ in range(3600):
-            r.emit(cpu(1.0))
-            clock.advance(1)
+        r.sample_cpu(3600)
     assert not (tmp_path / "2026-03-01").exists()
     assert (tmp_path / "2026-03-02").is_dir()
 

@@ -8,27 +8,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bussdcc import SimClock
 from bussdcc_system.history.query import query_series
 from bussdcc_system.history.reader import list_segments, read_records
 from bussdcc_system.history.retention import plan_retention
-from tests.bussdcc_system.history.history_helpers import all_lines, cpu, rig
-
-
-def _run(r_clock: SimClock, r_emit: object, seconds: int, step: int = 1) -> None:
-    emit = r_emit
-    for _ in range(0, seconds, step):
-        emit(cpu(1.0))  # type: ignore[operator]
-        r_clock.advance(step)
+from tests.bussdcc_system.history.history_helpers import all_lines, cpu_rec, rig, write_segment
 
 
 def test_boot_in_1970_then_ntp_jump_corrects_times_and_keeps_data(tmp_path: Path) -> None:
     clock = SimClock(datetime(1970, 1, 1, 0, 0, 5, tzinfo=UTC), monotonic_start=5.0)
     synced = datetime(2026, 3, 1, 10, 10, 5, tzinfo=UTC)
     with rig(tmp_path, clock=clock, retention_days=30.0) as r:
-        _run(clock, r.emit, 600)
+        r.sample_cpu(600)
         clock.jump_wall(synced - clock.now_utc())
-        _run(clock, r.emit, 600)
+        r.sample_cpu(600)
         segs = list_segments(tmp_path)
         # the jump closed the 1970 segment (and retention at that rotation kept it)
         assert [s.name for s in segs] == [
@@ -61,13 +56,13 @@ def test_boot_in_1970_then_ntp_jump_corrects_times_and_keeps_data(tmp_path: Path
 def test_stale_fake_hwclock_boot_is_ordered_after_the_previous_boot(tmp_path: Path) -> None:
     a = SimClock(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
     with rig(tmp_path, clock=a, boot_id="boot-a") as r:
-        _run(a, r.emit, 3600, 10)
+        r.sample_cpu(3600, 10)
     # boot B starts with the clock restored to an older saved time, NTP 5 minutes later
     b = SimClock(datetime(2026, 3, 1, 10, 30, tzinfo=UTC), monotonic_start=20.0)
     with rig(tmp_path, clock=b, boot_id="boot-b") as r:
-        _run(b, r.emit, 300, 10)
+        r.sample_cpu(300, 10)
         b.jump_wall(timedelta(days=4))
-        _run(b, r.emit, 300, 10)
+        r.sample_cpu(300, 10)
     got = list(read_records(tmp_path))
     assert [g.boot for g in got] == ["boot-a"] * 360 + ["boot-b"] * 60
     times = [g.time for g in got]
@@ -79,13 +74,13 @@ def test_stale_fake_hwclock_boot_is_ordered_after_the_previous_boot(tmp_path: Pa
 def test_previous_boot_that_never_synced_is_not_deleted_for_its_1970_name(tmp_path: Path) -> None:
     a = SimClock(datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
     with rig(tmp_path, clock=a, boot_id="boot-a") as r:
-        _run(a, r.emit, 600, 10)
+        r.sample_cpu(600, 10)
     b = SimClock(datetime(1970, 1, 1, 0, 0, 10, tzinfo=UTC), monotonic_start=10.0)
     with rig(tmp_path, clock=b, boot_id="boot-b") as r:
-        _run(b, r.emit, 600, 10)
+        r.sample_cpu(600, 10)
     c = SimClock(datetime(2026, 3, 10, 8, 0, tzinfo=UTC), monotonic_start=30.0)
     with rig(tmp_path, clock=c, boot_id="boot-c", retention_days=30.0, rotate_interval=60.0) as r:
-        _run(c, r.emit, 180, 10)
+        r.sample_cpu(180, 10)
         segs = list_segments(tmp_path)
         boots = [s.boot for s in segs]
         # boot A (68 days old) went, boot B (named 1970) stays: it was written after A
@@ -117,7 +112,7 @@ def test_previous_boot_that_never_synced_is_not_deleted_for_its_1970_name(tmp_pa
 def test_segment_named_in_the_future_neither_blocks_nor_causes_deletion(tmp_path: Path) -> None:
     a = SimClock(datetime(2030, 6, 1, tzinfo=UTC))  # an RTC set years ahead
     with rig(tmp_path, clock=a, boot_id="boot-a") as r:
-        _run(a, r.emit, 300, 10)
+        r.sample_cpu(300, 10)
     b = SimClock(datetime(2026, 3, 1, 10, 0, tzinfo=UTC), monotonic_start=50.0)
     with rig(
         tmp_path,
@@ -127,7 +122,7 @@ def test_segment_named_in_the_future_neither_blocks_nor_causes_deletion(tmp_path
         rotate_interval=60.0,
         max_size_mb=None,
     ) as r:
-        _run(b, r.emit, 300, 10)
+        r.sample_cpu(300, 10)
         segs = list_segments(tmp_path, now=b.time())
         assert next(s.boot for s in segs) == "boot-a"  # written first, listed first
         assert not segs[0].plausible and all(s.plausible for s in segs[1:])
@@ -158,49 +153,48 @@ def test_segment_named_in_the_future_neither_blocks_nor_causes_deletion(tmp_path
 def test_nothing_is_deleted_by_age_while_the_clock_is_not_set(tmp_path: Path) -> None:
     a = SimClock(datetime(2026, 1, 1, tzinfo=UTC))
     with rig(tmp_path, clock=a, boot_id="boot-a") as r:
-        _run(a, r.emit, 300, 10)
+        r.sample_cpu(300, 10)
     c = SimClock(datetime(1970, 1, 1, 0, 0, 10, tzinfo=UTC), monotonic_start=10.0)
     with rig(tmp_path, clock=c, boot_id="boot-c", retention_days=1.0, rotate_interval=60.0) as r:
-        _run(c, r.emit, 300, 10)
+        r.sample_cpu(300, 10)
     assert {s.boot for s in list_segments(tmp_path)} == {"boot-a", "boot-c"}
 
 
 def test_small_ntp_steps_are_not_jumps(tmp_path: Path) -> None:
     clock = SimClock(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
     with rig(tmp_path, clock=clock) as r:
-        _run(clock, r.emit, 60)
+        r.sample_cpu(60)
         clock.jump_wall(timedelta(seconds=0.5))
-        _run(clock, r.emit, 60)
+        r.sample_cpu(60)
     segs = list_segments(tmp_path)
     assert len(segs) == 1 and segs[0].shift == 0
 
 
-def test_a_suspend_is_not_a_clock_step(tmp_path: Path) -> None:
-    from tests.bussdcc_system.history.history_helpers import rec, write_segment
-
+@pytest.mark.parametrize(
+    ("suspended", "expect_shift"),
+    [(3600.0, 0.0), (0.0, 3600.0)],
+    ids=["suspended-for-the-gap", "a-clock-step"],
+)
+def test_a_suspend_is_not_a_clock_step(
+    tmp_path: Path, suspended: float, expect_shift: float
+) -> None:
     t = datetime(2026, 3, 1, 10, 0, tzinfo=UTC).timestamp()
-
-    def cpu_at(wall: float, mono: float) -> dict[str, object]:
-        return rec(wall, "system.cpu.usage.updated", {"percent": 1.0}, boot="b", mono=mono)
-
-    for suspended, expect_shift in ((3600.0, 0.0), (0.0, 3600.0)):
-        d = tmp_path / str(suspended)
-        write_segment(
-            d,
-            "2026-03-01/10-00-00.jsonl",
-            [cpu_at(t + i, 100.0 + i) for i in range(60)],
-            number=1,
-            boot="b",
-            header={"suspended": 0.0},
-        )
-        # an hour later by the wall clock, one second later by the monotonic clock
-        write_segment(
-            d,
-            "2026-03-01/11-01-00.jsonl",
-            [cpu_at(t + 3660 + i, 160.0 + i) for i in range(60)],
-            number=2,
-            boot="b",
-            header={"suspended": suspended},
-        )
-        first, second = list_segments(d)
-        assert first.shift == expect_shift and second.shift == 0.0
+    write_segment(
+        tmp_path,
+        "2026-03-01/10-00-00.jsonl",
+        [cpu_rec(t + i, boot="b", mono=100.0 + i) for i in range(60)],
+        number=1,
+        boot="b",
+        header={"suspended": 0.0},
+    )
+    # an hour later by the wall clock, one second later by the monotonic clock
+    write_segment(
+        tmp_path,
+        "2026-03-01/11-01-00.jsonl",
+        [cpu_rec(t + 3660 + i, boot="b", mono=160.0 + i) for i in range(60)],
+        number=2,
+        boot="b",
+        header={"suspended": suspended},
+    )
+    first, second = list_segments(tmp_path)
+    assert first.shift == expect_shift and second.shift == 0.0

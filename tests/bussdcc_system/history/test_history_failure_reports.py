@@ -20,9 +20,7 @@ import pytest
 
 from bussdcc import Message
 from bussdcc_system.history.reader import list_segments, read_records
-from tests.bussdcc_system.history.history_helpers import cpu, rig
-
-CHILD = Path(__file__).with_name("sink_child.py")
+from tests.bussdcc_system.history.history_helpers import SINK_CHILD, cpu, rig
 
 
 def _mount(path: Path, options: str) -> bool:
@@ -145,7 +143,7 @@ def test_read_only_file_system_is_reported_and_resumes(small_fs: Path) -> None:
 def _run_child(
     mode: str, directory: Path, prefix: list[str] | None = None
 ) -> list[dict[str, object]]:
-    cmd = [*(prefix or []), sys.executable, str(CHILD), mode, str(directory)]
+    cmd = [*(prefix or []), sys.executable, str(SINK_CHILD), mode, str(directory)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line) for line in proc.stdout.splitlines()]

@@ -1,0 +1,49 @@
+"""Segment files: a compressed copy wins over a leftover plain one; truncated gzip."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bussdcc_system.history.reader import list_segments, read_records
+from tests.bussdcc_system.history.history_helpers import cpu_rec, write_segment
+
+DAY = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+
+
+def test_gzip_is_read_transparently_and_wins_over_a_leftover_plain_copy(tmp_path: Path) -> None:
+    p = write_segment(
+        tmp_path,
+        "2026-03-01/10-00-00.jsonl",
+        [cpu_rec(DAY + 36000 + i, i) for i in range(5)],
+        number=1,
+    )
+    gz = p.with_name(p.name + ".gz")
+    gz.write_bytes(gzip.compress(p.read_bytes()))
+    # a crash between the rename of the .gz and the unlink of the plain file: both exist
+    assert [r.data["percent"] for r in read_records(tmp_path)] == [0, 1, 2, 3, 4]
+    segs = list_segments(tmp_path)
+    assert len(segs) == 1 and segs[0].compressed
+
+
+def test_truncated_gzip_yields_what_is_there(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    p = write_segment(
+        tmp_path,
+        "2026-03-01/10-00-00.jsonl",
+        [cpu_rec(DAY + 36000 + i, i) for i in range(2000)],
+        number=1,
+    )
+    data = gzip.compress(p.read_bytes())
+    p.unlink()
+    p.with_name(p.name + ".gz").write_bytes(data[: len(data) // 2])
+    caplog.set_level(logging.WARNING, "bussdcc_system.history")
+    got = [r.data["percent"] for r in read_records(tmp_path)]
+    assert 0 < len(got) < 2000
+    assert got == list(range(len(got)))
+    assert any("truncated" in r.getMessage() for r in caplog.records)
