@@ -28,7 +28,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bussdcc import Event, EventBus, Message, SimClock, SystemClock
+from bussdcc import Event, EventBus, Message, SystemClock
+from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.history.catalogue import list_segments
 from bussdcc_system.history.query import clear_caches, query_series

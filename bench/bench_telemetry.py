@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from bussdcc import Context, DeviceError, Runtime, Service, SimClock
+from bussdcc import Context, DeviceError, Runtime, Service
+from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.config import Config
 from bussdcc_system.devices import DevicePollService, PolledDevice

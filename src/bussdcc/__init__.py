@@ -5,8 +5,6 @@ All coordination flows through typed ``Message`` events in one total order; the
 (``SimClock``, ``MessageLog``, pytest fixtures) is in ``bussdcc.testing``.
 """
 
-from typing import TYPE_CHECKING
-
 import bussdcc.message as message
 from bussdcc.clock import ClockProtocol, SystemClock
 from bussdcc.context import Context, DeviceStatus
@@ -54,16 +52,3 @@ __all__ = [
     "__version__",
     "message",
 ]
-
-_MOVED_TO_TESTING = frozenset({"SimClock", "SimClockTimeout"})
-
-if not TYPE_CHECKING:  # invisible to mypy: typed code imports them from bussdcc.testing
-
-    def __getattr__(name: str) -> object:
-        """Transitional: ``from bussdcc import SimClock`` until the appliance's tests and
-        benchmarks import it from ``bussdcc.testing``; then this goes (not in __all__)."""
-        if name in _MOVED_TO_TESTING:
-            from bussdcc import testing
-
-            return getattr(testing, name)
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

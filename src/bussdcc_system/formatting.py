@@ -87,6 +87,15 @@ def record_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
+def record_datetime(dt: datetime) -> str:
+    """``record_time`` of a datetime (naive = UTC): how the history writer stamps an event."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    elif dt.utcoffset():
+        dt = dt.astimezone(UTC)
+    return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
 def utc_time(epoch: float | None, spec: str = SECOND) -> str:
     """POSIX seconds as UTC wall time; ``-`` for None, ``?`` out of range."""
     if epoch is None:
@@ -117,6 +126,7 @@ __all__ = [
     "local_time",
     "percent",
     "rate",
+    "record_datetime",
     "record_time",
     "size",
     "utc_time",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from bussdcc import Process, message
 from bussdcc.message import to_jsonable
 from bussdcc_system import messages as m
+from bussdcc_system.formatting import iso_time
 
 if TYPE_CHECKING:
     from bussdcc import Context, Event, Message
@@ -87,7 +88,7 @@ class StateProcess(Process):
     def start(self, ctx: Context) -> None:
         """Record the devices the runtime attached before processes started (at boot,
         their ``device.attached``/``device.failed`` precede every process)."""
-        updated = ctx.clock.now_utc().isoformat()
+        updated = iso_time(ctx.clock.now_utc())
         for device in ctx.devices().values():
             if device.online:
                 status, error = "online", None
@@ -117,7 +118,7 @@ class StateProcess(Process):
     @staticmethod
     def _data(evt: Event[Message]) -> dict[str, Any]:
         data = evt.payload.to_dict()
-        data["updated"] = evt.time.isoformat()
+        data["updated"] = iso_time(evt.time)
         return data
 
     def _whole(self, ctx: Context, evt: Event[Message]) -> None:
@@ -134,7 +135,7 @@ class StateProcess(Process):
     def _network(self, ctx: Context, evt: Event[Message]) -> None:
         msg = evt.payload
         assert isinstance(msg, m.NetworkUsageUpdated)
-        updated = evt.time.isoformat()
+        updated = iso_time(evt.time)
         interfaces = {}
         for iface in msg.interfaces:
             entry = to_jsonable(iface)
@@ -191,7 +192,7 @@ class StateProcess(Process):
                     "status": status,
                     "online": status == "online",
                     "error": error,
-                    "updated": evt.time.isoformat(),
+                    "updated": iso_time(evt.time),
                 },
             ),
         )

@@ -68,13 +68,11 @@ def test_the_package_is_typed() -> None:
     assert bussdcc.message.SystemSignal(signal=1, action="x").name == "system.signal"
 
 
-def test_simclock_from_bussdcc_is_a_transitional_alias_outside_all() -> None:
-    """``from bussdcc import SimClock`` still works until the appliance's tests move to
-    bussdcc.testing; it is not public (not in __all__, invisible to mypy)."""
-    assert bussdcc.SimClock is bussdcc.testing.SimClock  # type: ignore[attr-defined]
-    assert bussdcc.SimClockTimeout is bussdcc.testing.SimClockTimeout  # type: ignore[attr-defined]
-    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
-        _ = bussdcc.Nope  # type: ignore[attr-defined]
+def test_simclock_is_not_part_of_the_runtime_surface() -> None:
+    """Test support lives in bussdcc.testing only: the kernel's namespace has no SimClock."""
+    assert not hasattr(bussdcc, "SimClock")
+    with pytest.raises(ImportError):
+        exec("from bussdcc import SimClock", {})
 
 
 def _imported_by(statement: str) -> list[str]:

@@ -5,35 +5,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import TypeVar
 
-from bussdcc import Event, Message
+from bussdcc import Message
 from bussdcc_system import messages as m
 
 M = TypeVar("M", bound=Message)
-
-
-class BusLog:
-    """Subscribe to an EventBus; keeps every event in order."""
-
-    def __init__(self) -> None:
-        self.events: list[Event[Message]] = []
-
-    def __call__(self, evt: Event[Message]) -> None:
-        self.events.append(evt)
-
-    def __iter__(self) -> Iterator[Event[Message]]:
-        return iter(list(self.events))
-
-    def of(self, cls: type[M]) -> list[M]:
-        return [e.payload for e in list(self.events) if isinstance(e.payload, cls)]
-
-    def named(self, name: str) -> list[Event[Message]]:
-        return [e for e in list(self.events) if e.name == name]
-
-    def clear(self) -> None:
-        self.events.clear()
 
 
 # -- telemetry messages ---------------------------------------------------------------

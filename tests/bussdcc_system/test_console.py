@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from bussdcc import Runtime, SimClock, message
+from bussdcc import Runtime, message
+from bussdcc.testing import SimClock
 from bussdcc_system.console import ConsoleSink
 from tests.bussdcc_system.telemetry_helpers import cpu_usage
 

@@ -47,6 +47,10 @@ def test_times() -> None:
     t = datetime(2026, 3, 1, 10, 0, 30, 250000, tzinfo=UTC)
     assert f.iso_time(t) == "2026-03-01T10:00:30.250000+00:00"
     assert f.record_time(t.timestamp()) == "2026-03-01T10:00:30.250Z"
+    assert f.record_datetime(t) == "2026-03-01T10:00:30.250Z"
+    assert f.record_datetime(t.replace(tzinfo=None)) == "2026-03-01T10:00:30.250Z"
+    plus_two = t.astimezone(timezone(timedelta(hours=2)))
+    assert f.record_datetime(plus_two) == "2026-03-01T10:00:30.250Z"
     assert f.utc_time(t.timestamp()) == "2026-03-01 10:00:30"
     assert f.utc_time(None) == "-" and f.utc_time(1e20) == "?"
     local = t.astimezone()

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from bussdcc import Runtime, Severity, SimClock, message
+from bussdcc import Runtime, Severity, message
+from bussdcc.testing import MessageLog, SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.config import HealthConfig
 from bussdcc_system.health import HealthProcess
-from tests.bussdcc_system.telemetry_helpers import BusLog
 
 POWER = "(check the power supply and cable)"
 
@@ -34,15 +34,15 @@ def runtime(clock: SimClock, health: HealthProcess) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def bus(runtime: Runtime) -> BusLog:
-    log = BusLog()
+def bus(runtime: Runtime) -> MessageLog:
+    log = MessageLog()
     runtime.events.subscribe(log, name="buslog")
     runtime.boot()
     return log
 
 
-def changes(bus: BusLog) -> list[tuple[str, str | None, tuple[str, ...]]]:
-    return [(x.level, x.previous, x.reasons) for x in bus.of(m.HealthChanged)]
+def changes(bus: MessageLog) -> list[tuple[str, str | None, tuple[str, ...]]]:
+    return [(x.level, x.previous, x.reasons) for x in bus.of_type(m.HealthChanged)]
 
 
 def temp(celsius: float, zone: str = "cpu-thermal", device: str = "thermal_zone") -> m.Message:
@@ -57,7 +57,7 @@ def throttling(
     return m.throttling_updated(device=device, source="vcgencmd", raw=raw, flags=values, changed=())
 
 
-def test_initial_ok_once(runtime: Runtime, bus: BusLog) -> None:
+def test_initial_ok_once(runtime: Runtime, bus: MessageLog) -> None:
     assert changes(bus) == [("ok", None, ())]
     state = runtime.state.get("system.health")
     assert state == {
@@ -68,10 +68,10 @@ def test_initial_ok_once(runtime: Runtime, bus: BusLog) -> None:
     }
     runtime.emit(temp(45.0))
     runtime.emit(m.MemoryUsageUpdated(100, 50, 50, 50.0, 0, 0, None))
-    assert len(bus.of(m.HealthChanged)) == 1
+    assert len(bus.of_type(m.HealthChanged)) == 1
 
 
-def test_temperature_levels_and_texts(runtime: Runtime, bus: BusLog) -> None:
+def test_temperature_levels_and_texts(runtime: Runtime, bus: MessageLog) -> None:
     runtime.emit(temp(70.0))  # not above the limit
     runtime.emit(temp(75.04))
     runtime.emit(temp(82.0))
@@ -86,7 +86,9 @@ def test_temperature_levels_and_texts(runtime: Runtime, bus: BusLog) -> None:
     assert severities == [Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.INFO]
 
 
-def test_state_follows_the_live_reason_text(runtime: Runtime, bus: BusLog, clock: SimClock) -> None:
+def test_state_follows_the_live_reason_text(
+    runtime: Runtime, bus: MessageLog, clock: SimClock
+) -> None:
     runtime.emit(temp(82.0))
     clock.advance(5)
     runtime.emit(temp(82.5))
@@ -96,7 +98,7 @@ def test_state_follows_the_live_reason_text(runtime: Runtime, bus: BusLog, clock
     assert state["since"] == "2026-01-01T00:00:00+00:00"  # level unchanged since then
 
 
-def test_non_cpu_zone_is_named(runtime: Runtime, bus: BusLog) -> None:
+def test_non_cpu_zone_is_named(runtime: Runtime, bus: MessageLog) -> None:
     runtime.emit(temp(71.0, zone="acpitz", device="board"))
     assert changes(bus)[-1][2] == (
         "Temperature of acpitz 71.0 °C is above the warning limit 70 °C",
@@ -104,7 +106,7 @@ def test_non_cpu_zone_is_named(runtime: Runtime, bus: BusLog) -> None:
 
 
 def test_under_voltage_now_then_recently_then_ok(
-    runtime: Runtime, bus: BusLog, clock: SimClock
+    runtime: Runtime, bus: MessageLog, clock: SimClock
 ) -> None:
     runtime.emit(
         throttling(
@@ -129,7 +131,7 @@ def test_under_voltage_now_then_recently_then_ok(
 
 
 def test_since_boot_bit_warns_for_the_recent_window(
-    health: HealthProcess, runtime: Runtime, bus: BusLog, clock: SimClock
+    health: HealthProcess, runtime: Runtime, bus: MessageLog, clock: SimClock
 ) -> None:
     health.set_thresholds(undervoltage_recent=600)
     runtime.emit(throttling(0x10000, under_voltage_occurred=True))
@@ -144,7 +146,7 @@ def test_since_boot_bit_warns_for_the_recent_window(
 
 
 def test_hwmon_under_voltage_uses_the_window(
-    runtime: Runtime, bus: BusLog, clock: SimClock
+    runtime: Runtime, bus: MessageLog, clock: SimClock
 ) -> None:
     flags: dict[str, bool | None] = dict.fromkeys(m.THROTTLING_FLAGS)
     flags["under_voltage"] = True
@@ -173,14 +175,16 @@ def test_hwmon_under_voltage_uses_the_window(
         ("soft_temp_limit", "Soft temperature limit active now"),
     ],
 )
-def test_throttling_now_is_a_warning(flag: str, text: str, runtime: Runtime, bus: BusLog) -> None:
+def test_throttling_now_is_a_warning(
+    flag: str, text: str, runtime: Runtime, bus: MessageLog
+) -> None:
     runtime.emit(throttling(**{flag: True}))
     runtime.emit(throttling())
     assert changes(bus)[1:] == [("warning", "ok", (text,)), ("ok", "warning", ())]
 
 
 def test_occurred_bits_other_than_under_voltage_are_not_problems(
-    runtime: Runtime, bus: BusLog
+    runtime: Runtime, bus: MessageLog
 ) -> None:
     runtime.emit(
         throttling(
@@ -193,7 +197,7 @@ def test_occurred_bits_other_than_under_voltage_are_not_problems(
     assert changes(bus) == [("ok", None, ())]
 
 
-def test_disk_and_memory(runtime: Runtime, bus: BusLog) -> None:
+def test_disk_and_memory(runtime: Runtime, bus: MessageLog) -> None:
     runtime.emit(m.DiskUsageUpdated("/", 100, 86, 14, 86.0))
     runtime.emit(m.DiskUsageUpdated("/data", 100, 96, 4, 96.0))
     runtime.emit(m.MemoryUsageUpdated(100, 2, 98, 98.0, 0, 0, None))
@@ -209,7 +213,7 @@ def test_disk_and_memory(runtime: Runtime, bus: BusLog) -> None:
     assert [c[0] for c in changes(bus)] == ["ok", "warning", "critical", "critical"]
 
 
-def test_worst_first_across_kinds(runtime: Runtime, bus: BusLog) -> None:
+def test_worst_first_across_kinds(runtime: Runtime, bus: MessageLog) -> None:
     runtime.emit(m.MemoryUsageUpdated(100, 9, 91, 91.0, 0, 0, None))
     runtime.emit(throttling(0x1, under_voltage=True))
     assert changes(bus)[-1] == (
@@ -223,7 +227,7 @@ def test_worst_first_across_kinds(runtime: Runtime, bus: BusLog) -> None:
 
 
 def test_set_thresholds_applies_at_once(
-    health: HealthProcess, runtime: Runtime, bus: BusLog
+    health: HealthProcess, runtime: Runtime, bus: MessageLog
 ) -> None:
     runtime.emit(temp(75.0))
     health.set_thresholds(temperature_warning=76.0)
@@ -236,7 +240,7 @@ def test_set_thresholds_applies_at_once(
     ]
 
 
-def test_a_failed_or_detached_device_stops_counting(runtime: Runtime, bus: BusLog) -> None:
+def test_a_failed_or_detached_device_stops_counting(runtime: Runtime, bus: MessageLog) -> None:
     runtime.emit(temp(85.0))
     runtime.emit(message.DeviceDetached("thermal_zone", "thermal_zone"))
     runtime.emit(throttling(0x4, throttled=True))
@@ -245,7 +249,7 @@ def test_a_failed_or_detached_device_stops_counting(runtime: Runtime, bus: BusLo
 
 
 def test_retain_mounts_forgets_unwatched_disks(
-    health: HealthProcess, runtime: Runtime, bus: BusLog
+    health: HealthProcess, runtime: Runtime, bus: MessageLog
 ) -> None:
     runtime.emit(m.DiskUsageUpdated("/data", 100, 96, 4, 96.0))
     health.retain_mounts(["/"])
@@ -253,7 +257,7 @@ def test_retain_mounts_forgets_unwatched_disks(
 
 
 def test_restart_emits_the_initial_message_again(
-    health: HealthProcess, runtime: Runtime, bus: BusLog
+    health: HealthProcess, runtime: Runtime, bus: MessageLog
 ) -> None:
     runtime.emit(temp(90.0))
     runtime.shutdown()

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bussdcc import Runtime, SimClock, message
+from bussdcc import Runtime, message
+from bussdcc.testing import SimClock
 from bussdcc_system import metric_catalog as mc
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.state import StateProcess

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bussdcc import Context, Runtime, SimClock
+from bussdcc import Context, Runtime
+from bussdcc.testing import MessageLog, SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.host import HostRoot
 from bussdcc_system.telemetry import (
@@ -33,7 +34,6 @@ from tests.bussdcc_system.appliance_helpers import (
     copy_host,
     write_host_file,
 )
-from tests.bussdcc_system.telemetry_helpers import BusLog
 
 KIB = 1024
 
@@ -68,15 +68,17 @@ def net_dev(rows: dict[str, tuple[int, ...]]) -> str:
 # -- CPU ----------------------------------------------------------------------------------
 
 
-def test_cpu_first_sample_emits_nothing(tmp_path: Path, ctx: Context, bus: BusLog) -> None:
+def test_cpu_first_sample_emits_nothing(
+    tmp_path: Path, ctx: Context, message_log: MessageLog
+) -> None:
     svc = CpuService(HostRoot(copy_host("pi4", tmp_path)))
     svc.start(ctx)
     svc.tick(ctx)
-    assert bus.of(m.CpuUsageUpdated) == []
+    assert message_log.of_type(m.CpuUsageUpdated) == []
 
 
 def test_cpu_shares_between_two_samples(
-    tmp_path: Path, clock: SimClock, ctx: Context, bus: BusLog
+    tmp_path: Path, clock: SimClock, ctx: Context, message_log: MessageLog
 ) -> None:
     root = tmp_path / "host"
     write_stat(root, [[100, 0, 100, 800, 0, 0, 0, 0, 0, 0], [100, 0, 100, 800, 0, 0, 0, 0, 0, 0]])
@@ -89,7 +91,7 @@ def test_cpu_shares_between_two_samples(
         root, [[350, 0, 200, 1400, 50, 0, 0, 0, 0, 0], [100, 0, 100, 1800, 0, 0, 0, 0, 0, 0]]
     )
     svc.tick(ctx)
-    [msg] = bus.of(m.CpuUsageUpdated)
+    [msg] = message_log.of_type(m.CpuUsageUpdated)
     assert msg == m.CpuUsageUpdated(
         percent=17.5,
         user=12.5,
@@ -106,7 +108,7 @@ def test_cpu_shares_between_two_samples(
 
 
 def test_cpu_counter_reset_is_a_new_baseline(
-    tmp_path: Path, clock: SimClock, ctx: Context, bus: BusLog
+    tmp_path: Path, clock: SimClock, ctx: Context, message_log: MessageLog
 ) -> None:
     root = tmp_path / "host"
     write_stat(root, [[1000, 0, 1000, 8000, 0, 0, 0, 0, 0, 0]])
@@ -114,15 +116,15 @@ def test_cpu_counter_reset_is_a_new_baseline(
     svc.tick(ctx)
     write_stat(root, [[10, 0, 10, 80, 0, 0, 0, 0, 0, 0]])  # counters went backwards
     svc.tick(ctx)
-    assert bus.of(m.CpuUsageUpdated) == []
+    assert message_log.of_type(m.CpuUsageUpdated) == []
     write_stat(root, [[60, 0, 10, 130, 0, 0, 0, 0, 0, 0]])
     svc.tick(ctx)
-    [msg] = bus.of(m.CpuUsageUpdated)
+    [msg] = message_log.of_type(m.CpuUsageUpdated)
     assert (msg.percent, msg.user, msg.idle) == (50.0, 50.0, 50.0)
 
 
 def test_cpu_hotplugged_core_is_absent_for_one_sample(
-    tmp_path: Path, ctx: Context, bus: BusLog
+    tmp_path: Path, ctx: Context, message_log: MessageLog
 ) -> None:
     root = tmp_path / "host"
     write_stat(root, [[100, 0, 0, 900, 0, 0, 0, 0], [100, 0, 0, 900, 0, 0, 0, 0]])
@@ -132,25 +134,27 @@ def test_cpu_hotplugged_core_is_absent_for_one_sample(
         root, [[200, 0, 0, 1800, 0, 0, 0, 0], [5, 0, 0, 10, 0, 0, 0, 0], [0, 0, 0, 10, 0, 0, 0, 0]]
     )
     svc.tick(ctx)
-    [msg] = bus.of(m.CpuUsageUpdated)
+    [msg] = message_log.of_type(m.CpuUsageUpdated)
     assert msg.per_core == (10.0, None, None)
     assert msg.count == 3
 
 
-def test_cpu_without_iowait_and_steal_columns(tmp_path: Path, ctx: Context, bus: BusLog) -> None:
+def test_cpu_without_iowait_and_steal_columns(
+    tmp_path: Path, ctx: Context, message_log: MessageLog
+) -> None:
     root = tmp_path / "host"
     write_host_file(root, "/proc/stat", "cpu  10 0 10 80\ncpu0 10 0 10 80\n")
     svc = CpuService(HostRoot(root))
     svc.tick(ctx)
     write_host_file(root, "/proc/stat", "cpu  20 0 20 160\ncpu0 20 0 20 160\n")
     svc.tick(ctx)
-    [msg] = bus.of(m.CpuUsageUpdated)
+    [msg] = message_log.of_type(m.CpuUsageUpdated)
     assert (msg.iowait, msg.irq, msg.softirq, msg.steal) == (None, None, None, None)
     assert msg.percent == 20.0
 
 
 @pytest.mark.parametrize("host", HOST_NAMES)
-def test_cpu_on_each_host(host: str, tmp_path: Path, ctx: Context, bus: BusLog) -> None:
+def test_cpu_on_each_host(host: str, tmp_path: Path, ctx: Context, message_log: MessageLog) -> None:
     root = copy_host(host, tmp_path)
     svc = CpuService(HostRoot(root))
     svc.tick(ctx)
@@ -162,7 +166,7 @@ def test_cpu_on_each_host(host: str, tmp_path: Path, ctx: Context, bus: BusLog) 
     ]
     write_stat(root, cores)
     svc.tick(ctx)
-    [msg] = bus.of(m.CpuUsageUpdated)
+    [msg] = message_log.of_type(m.CpuUsageUpdated)
     assert msg.count == len(stat.cores)
     assert msg.per_core == (10.0,) * len(stat.cores)
     assert (msg.percent, msg.user, msg.idle) == (10.0, 10.0, 90.0)
@@ -209,13 +213,13 @@ MEMORY = {
 
 
 @pytest.mark.parametrize("host", HOST_NAMES)
-def test_memory_on_each_host(host: str, ctx: Context, bus: BusLog) -> None:
+def test_memory_on_each_host(host: str, ctx: Context, message_log: MessageLog) -> None:
     MemoryService(HostRoot(FIXTURES / host)).tick(ctx)
-    assert bus.of(m.MemoryUsageUpdated) == [MEMORY[host]]
+    assert message_log.of_type(m.MemoryUsageUpdated) == [MEMORY[host]]
 
 
 def test_memory_without_memavailable_estimates_it(
-    tmp_path: Path, ctx: Context, bus: BusLog
+    tmp_path: Path, ctx: Context, message_log: MessageLog
 ) -> None:
     write_host_file(
         tmp_path,
@@ -223,7 +227,7 @@ def test_memory_without_memavailable_estimates_it(
         "MemTotal: 1000 kB\nMemFree: 200 kB\nBuffers: 100 kB\nCached: 300 kB\n",
     )
     MemoryService(HostRoot(tmp_path)).tick(ctx)
-    [msg] = bus.of(m.MemoryUsageUpdated)
+    [msg] = message_log.of_type(m.MemoryUsageUpdated)
     assert (msg.available, msg.used, msg.percent) == (600 * KIB, 400 * KIB, 40.0)
     assert msg.swap_percent is None
 
@@ -236,15 +240,17 @@ LOAD = {
 
 
 @pytest.mark.parametrize("host", HOST_NAMES)
-def test_load_normalised_per_cpu(host: str, ctx: Context, bus: BusLog) -> None:
+def test_load_normalised_per_cpu(host: str, ctx: Context, message_log: MessageLog) -> None:
     LoadService(HostRoot(FIXTURES / host)).tick(ctx)
-    assert bus.of(m.LoadUpdated) == [LOAD[host]]
+    assert message_log.of_type(m.LoadUpdated) == [LOAD[host]]
 
 
 @pytest.mark.parametrize("host", HOST_NAMES)
-def test_uptime_and_boot_time(host: str, clock: SimClock, ctx: Context, bus: BusLog) -> None:
+def test_uptime_and_boot_time(
+    host: str, clock: SimClock, ctx: Context, message_log: MessageLog
+) -> None:
     UptimeService(HostRoot(FIXTURES / host)).tick(ctx)
-    [msg] = bus.of(m.UptimeUpdated)
+    [msg] = message_log.of_type(m.UptimeUpdated)
     seconds = HostRoot(FIXTURES / host).uptime()
     assert seconds is not None
     assert msg.seconds == seconds
@@ -258,7 +264,7 @@ def fake_statvfs(blocks: int, bfree: int, bavail: int, frsize: int = 4096) -> os
     return os.statvfs_result((frsize, frsize, blocks, bfree, bavail, 1000, 500, 500, 0, 255))
 
 
-def test_disk_usage_like_df(tmp_path: Path, ctx: Context, bus: BusLog) -> None:
+def test_disk_usage_like_df(tmp_path: Path, ctx: Context, message_log: MessageLog) -> None:
     root = copy_host("pi4", tmp_path)
     (root / "boot/firmware").mkdir(parents=True)
     seen = []
@@ -273,23 +279,25 @@ def test_disk_usage_like_df(tmp_path: Path, ctx: Context, bus: BusLog) -> None:
     svc.tick(ctx)
     # used = (blocks - bfree), percent = used / (used + avail) as df shows it
     want = dict(total=4096000, used=2867200, free=1024000, percent=73.68)
-    assert bus.of(m.DiskUsageUpdated) == [
+    assert message_log.of_type(m.DiskUsageUpdated) == [
         m.DiskUsageUpdated(mount="/", **want),  # type: ignore[arg-type]
         m.DiskUsageUpdated(mount="/boot/firmware", **want),  # type: ignore[arg-type]
     ]
     assert seen[:2] == [str(root), str(root / "boot/firmware")]
 
 
-def test_disk_usage_of_a_real_directory(tmp_path: Path, ctx: Context, bus: BusLog) -> None:
+def test_disk_usage_of_a_real_directory(
+    tmp_path: Path, ctx: Context, message_log: MessageLog
+) -> None:
     DiskService(HostRoot(tmp_path)).tick(ctx)
-    [msg] = bus.of(m.DiskUsageUpdated)
+    [msg] = message_log.of_type(m.DiskUsageUpdated)
     assert msg.mount == "/" and msg.total > 0
     assert 0 <= msg.percent <= 100
     assert msg.free <= msg.total
 
 
 def test_sd_card_writes_first_sample_then_rate(
-    tmp_path: Path, clock: SimClock, ctx: Context, bus: BusLog
+    tmp_path: Path, clock: SimClock, ctx: Context, message_log: MessageLog
 ) -> None:
     root = copy_host("pi4", tmp_path)
     svc = DiskService(HostRoot(root), mounts=(), sd_card="mmcblk0")
@@ -303,14 +311,16 @@ def test_sd_card_writes_first_sample_then_rate(
         "        0    73876   219637        0        0        0        0     2512     3448\n",
     )
     svc.tick(ctx)
-    first, second = bus.of(m.DiskIoUpdated)
+    first, second = message_log.of_type(m.DiskIoUpdated)
     assert first == m.DiskIoUpdated("mmcblk0", 706414 * 512, 1872568 * 512, None, None)
     assert second.bytes_written == 1874616 * 512
     assert second.write_bytes_per_s == round(2048 * 512 / 30, 1)
     assert second.read_bytes_per_s == 0.0
 
 
-def test_sd_card_counter_reset(tmp_path: Path, clock: SimClock, ctx: Context, bus: BusLog) -> None:
+def test_sd_card_counter_reset(
+    tmp_path: Path, clock: SimClock, ctx: Context, message_log: MessageLog
+) -> None:
     root = copy_host("pi5", tmp_path)
     svc = DiskService(HostRoot(root), mounts=(), sd_card="mmcblk0")
     svc.tick(ctx)
@@ -320,22 +330,25 @@ def test_sd_card_counter_reset(tmp_path: Path, clock: SimClock, ctx: Context, bu
     clock.advance(30)
     write_host_file(root, "/sys/block/mmcblk0/stat", "  1 0 8 0 1 0 76 0 0 0 0\n")
     svc.tick(ctx)
-    rates = [(msg.read_bytes_per_s, msg.write_bytes_per_s) for msg in bus.of(m.DiskIoUpdated)]
+    rates = [
+        (msg.read_bytes_per_s, msg.write_bytes_per_s)
+        for msg in message_log.of_type(m.DiskIoUpdated)
+    ]
     assert rates == [(None, None), (None, None), (0.0, 1024.0)]
 
 
-def test_no_sd_card_on_a_pc(ctx: Context, bus: BusLog) -> None:
+def test_no_sd_card_on_a_pc(ctx: Context, message_log: MessageLog) -> None:
     svc = DiskService(HostRoot(FIXTURES / "x86"), mounts=(), sd_card="mmcblk0")
     svc.tick(ctx)
-    assert bus.of(m.DiskIoUpdated) == []
+    assert message_log.of_type(m.DiskIoUpdated) == []
 
 
 # -- network -------------------------------------------------------------------------------
 
 
-def test_network_first_sample_has_no_rates(ctx: Context, bus: BusLog) -> None:
+def test_network_first_sample_has_no_rates(ctx: Context, message_log: MessageLog) -> None:
     NetworkService(HostRoot(FIXTURES / "pi4")).tick(ctx)
-    [msg] = bus.of(m.NetworkUsageUpdated)
+    [msg] = message_log.of_type(m.NetworkUsageUpdated)
     assert [i.interface for i in msg.interfaces] == ["eth0", "wlan0"]  # no loopback
     assert msg.interfaces[0] == m.InterfaceUsage(
         "eth0", 98765432, 12345678, 123456, 65432, 0, 0, 3, 0, None, None
@@ -344,7 +357,7 @@ def test_network_first_sample_has_no_rates(ctx: Context, bus: BusLog) -> None:
 
 
 def test_network_rates_reset_and_new_interface(
-    tmp_path: Path, clock: SimClock, ctx: Context, bus: BusLog
+    tmp_path: Path, clock: SimClock, ctx: Context, message_log: MessageLog
 ) -> None:
     root = tmp_path / "host"
     write_host_file(
@@ -375,7 +388,7 @@ def test_network_rates_reset_and_new_interface(
         ),
     )
     svc.tick(ctx)
-    msg = bus.of(m.NetworkUsageUpdated)[-1]
+    msg = message_log.of_type(m.NetworkUsageUpdated)[-1]
     by_name = {i.interface: i for i in msg.interfaces}
     assert set(by_name) == {"eth0", "wlan0", "usb0"}
     eth0 = by_name["eth0"]
@@ -386,20 +399,20 @@ def test_network_rates_reset_and_new_interface(
     assert (msg.rx_bytes_per_s, msg.tx_bytes_per_s) == (2000.0, 500.0)
     clock.advance(2.0)
     svc.tick(ctx)
-    msg = bus.of(m.NetworkUsageUpdated)[-1]
+    msg = message_log.of_type(m.NetworkUsageUpdated)[-1]
     assert all(i.rx_bytes_per_s == 0.0 for i in msg.interfaces)
 
 
-def test_network_x86_has_eth0_only(ctx: Context, bus: BusLog) -> None:
+def test_network_x86_has_eth0_only(ctx: Context, message_log: MessageLog) -> None:
     NetworkService(HostRoot(FIXTURES / "x86")).tick(ctx)
-    [msg] = bus.of(m.NetworkUsageUpdated)
+    [msg] = message_log.of_type(m.NetworkUsageUpdated)
     assert [i.interface for i in msg.interfaces] == ["eth0"]
     assert msg.interfaces[0].rx_bytes == 2147483648
 
 
-def test_network_can_include_loopback(ctx: Context, bus: BusLog) -> None:
+def test_network_can_include_loopback(ctx: Context, message_log: MessageLog) -> None:
     NetworkService(HostRoot(FIXTURES / "pi5"), include_loopback=True).tick(ctx)
-    [msg] = bus.of(m.NetworkUsageUpdated)
+    [msg] = message_log.of_type(m.NetworkUsageUpdated)
     assert [i.interface for i in msg.interfaces] == ["lo", "eth0", "wlan0"]
 
 
@@ -436,24 +449,24 @@ IDENTITY = {
 
 
 @pytest.mark.parametrize("host", HOST_NAMES)
-def test_identity_on_each_host(host: str, ctx: Context, bus: BusLog) -> None:
+def test_identity_on_each_host(host: str, ctx: Context, message_log: MessageLog) -> None:
     IdentityService(HostRoot(FIXTURES / host), addresses=lambda: ADDRESSES).tick(ctx)
-    assert bus.of(m.IdentityUpdated) == [m.IdentityUpdated(*IDENTITY[host], ADDRESSES)]
+    assert message_log.of_type(m.IdentityUpdated) == [m.IdentityUpdated(*IDENTITY[host], ADDRESSES)]
 
 
-def test_identity_only_on_change(tmp_path: Path, ctx: Context, bus: BusLog) -> None:
+def test_identity_only_on_change(tmp_path: Path, ctx: Context, message_log: MessageLog) -> None:
     root = copy_host("pi4", tmp_path)
     addresses = [ADDRESSES]
     svc = IdentityService(HostRoot(root), addresses=lambda: addresses[-1])
     svc.start(ctx)
     svc.tick(ctx)
     svc.tick(ctx)
-    assert len(bus.of(m.IdentityUpdated)) == 1
+    assert len(message_log.of_type(m.IdentityUpdated)) == 1
     addresses.append((m.Address("wlan0", "ipv4", "192.0.2.99"),))
     svc.tick(ctx)
     write_host_file(root, "/proc/sys/kernel/hostname", "renamed\n")
     svc.tick(ctx)
-    msgs = bus.of(m.IdentityUpdated)
+    msgs = message_log.of_type(m.IdentityUpdated)
     assert [(x.hostname, x.addresses[0].address) for x in msgs] == [
         ("pi4-kitchen", "192.0.2.10"),
         ("pi4-kitchen", "192.0.2.99"),
@@ -461,12 +474,14 @@ def test_identity_only_on_change(tmp_path: Path, ctx: Context, bus: BusLog) -> N
     ]
 
 
-def test_identity_survives_an_address_source_that_fails(ctx: Context, bus: BusLog) -> None:
+def test_identity_survives_an_address_source_that_fails(
+    ctx: Context, message_log: MessageLog
+) -> None:
     def no_netlink() -> tuple[m.Address, ...]:
         raise PermissionError("AF_NETLINK not allowed")
 
     IdentityService(HostRoot(FIXTURES / "pi5"), addresses=no_netlink).tick(ctx)
-    [msg] = bus.of(m.IdentityUpdated)
+    [msg] = message_log.of_type(m.IdentityUpdated)
     assert msg.addresses == () and msg.hostname == "pi5-lab"
 
 
@@ -482,7 +497,7 @@ def test_psutil_addresses_of_the_real_host() -> None:
 # -- the daemon's own usage -------------------------------------------------------------------
 
 
-def test_process_usage(clock: SimClock, ctx: Context, bus: BusLog) -> None:
+def test_process_usage(clock: SimClock, ctx: Context, message_log: MessageLog) -> None:
     cpu = [10.0]
     svc = ProcessUsageService(interval=5.0, cpu_time=lambda: cpu[-1])
     svc.start(ctx)
@@ -490,7 +505,7 @@ def test_process_usage(clock: SimClock, ctx: Context, bus: BusLog) -> None:
     clock.advance(5.0)
     cpu.append(10.5)
     svc.tick(ctx)
-    first, second = bus.of(m.ProcessUsageUpdated)
+    first, second = message_log.of_type(m.ProcessUsageUpdated)
     assert first.cpu_percent is None
     assert second.cpu_percent == 10.0
     assert second.pid == os.getpid()
@@ -501,7 +516,7 @@ def test_process_usage(clock: SimClock, ctx: Context, bus: BusLog) -> None:
 
 
 def test_an_empty_host_emits_nothing_and_raises_nothing(
-    tmp_path: Path, ctx: Context, bus: BusLog
+    tmp_path: Path, ctx: Context, message_log: MessageLog
 ) -> None:
     host = HostRoot(tmp_path)
     services = [
@@ -515,21 +530,23 @@ def test_an_empty_host_emits_nothing_and_raises_nothing(
     for svc in services:
         svc.tick(ctx)
         svc.tick(ctx)
-    assert bus.events == []
+    assert message_log.events == []
 
 
 # -- under the supervisor, in simulated time ------------------------------------------------
 
 
-def test_intervals_are_live(tmp_path: Path, clock: SimClock, runtime: Runtime, bus: BusLog) -> None:
+def test_intervals_are_live(
+    tmp_path: Path, clock: SimClock, runtime: Runtime, message_log: MessageLog
+) -> None:
     svc = MemoryService(HostRoot(FIXTURES / "pi4"), interval=1.0)
     runtime.register_service(svc)
     runtime.boot()
     clock.settle()
     clock.advance(10.0)
-    assert len(bus.of(m.MemoryUsageUpdated)) == 11  # t=0 and every second
+    assert len(message_log.of_type(m.MemoryUsageUpdated)) == 11  # t=0 and every second
     svc.interval = 5.0
     clock.advance(1.0)  # the tick already due at the old interval
-    bus.clear()
+    message_log.clear()
     clock.advance(20.0)
-    assert len(bus.of(m.MemoryUsageUpdated)) == 4
+    assert len(message_log.of_type(m.MemoryUsageUpdated)) == 4

@@ -1,25 +1,22 @@
 """This boot's id, the key that ties history records to one run of the monotonic clock.
 
-``host.Host.boot_id`` reads the same file for the ``system.identity`` telemetry; the
-history keeps its own reader because a sink must always have an id (a made-up unique
-one when the file cannot be read), where the identity message reports None.
+The file is read by ``host.HostRoot.boot_id`` (as for the ``system.identity``
+telemetry); a sink must always have an id, so this falls back to the real root and then
+to a made-up unique one, where the identity message reports None.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
+
+from bussdcc_system.host import HostRoot, default_root
 
 
 def read_boot_id(root: str | None = None) -> str:
     """This boot's id (``/proc/sys/kernel/random/boot_id``), honouring BUSSDCC_SYSTEM_ROOT."""
-    base = root if root is not None else os.environ.get("BUSSDCC_SYSTEM_ROOT", "/")
+    base = root if root is not None else default_root()
     for r in dict.fromkeys((base, "/")):
-        try:
-            text = Path(r, "proc/sys/kernel/random/boot_id").read_text().strip()
-        except OSError:
-            continue
-        if text:
-            return text
+        found = HostRoot(r).boot_id()
+        if found:
+            return found
     return f"unknown-{uuid.uuid4()}"

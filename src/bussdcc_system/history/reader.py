@@ -21,11 +21,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bussdcc_system.formatting import record_time
 from bussdcc_system.history.catalogue import boot_spans, list_segments, overlaps
 from bussdcc_system.history.record_format import HEADER_NAME, parse_line, split_lines
 from bussdcc_system.history.segment_files import read_segment_bytes
 from bussdcc_system.history.segment_info import SegmentInfo
-from bussdcc_system.history.times import TimeLike, format_time, to_epoch
+from bussdcc_system.history.times import TimeLike, to_epoch
 from bussdcc_system.history.warn_once import warn_once
 
 __all__ = [
@@ -58,7 +59,7 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         """The record as exported: corrected ``time`` first, ``recorded_time`` if it differs."""
-        out: dict[str, Any] = {"time": format_time(self.time), "name": self.name, "data": self.data}
+        out: dict[str, Any] = {"time": record_time(self.time), "name": self.name, "data": self.data}
         out["boot"] = self.boot
         out["mono"] = self.mono
         out["seq"] = self.seq

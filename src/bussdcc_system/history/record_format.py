@@ -21,7 +21,8 @@ import os
 from typing import Any
 
 from bussdcc import Event, Message
-from bussdcc_system.history.times import format_datetime, parse_time
+from bussdcc_system.formatting import record_datetime
+from bussdcc_system.history.times import parse_time
 
 FORMAT_VERSION = 1
 HEADER_NAME = "history.segment"
@@ -59,7 +60,7 @@ class EncodedRecord:
 def encode_event(evt: Event[Message], boot: str) -> EncodedRecord:
     """The line of one event; NaN and infinities become ``null``. Raises if unserialisable."""
     data = evt.data
-    stamp = format_datetime(evt.time)
+    stamp = record_datetime(evt.time)
     rec = {
         "time": stamp,
         "name": evt.name,

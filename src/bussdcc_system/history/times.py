@@ -28,18 +28,3 @@ def parse_time(text: str) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
-
-
-def format_time(epoch: float) -> str:
-    """ISO 8601 UTC with milliseconds and ``Z``, as the writer stamps records."""
-    dt = datetime.fromtimestamp(epoch, UTC)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def format_datetime(dt: datetime) -> str:
-    """``format_time`` of a datetime (naive = UTC): how the writer stamps an event."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    elif dt.utcoffset():
-        dt = dt.astimezone(UTC)
-    return dt.isoformat(timespec="milliseconds")[:-6] + "Z"

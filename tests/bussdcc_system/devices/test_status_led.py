@@ -6,18 +6,16 @@ Blinking runs on the kernel clock, so a SimClock gives an exact history without 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from gpiozero import Device as GPIODevice
 from gpiozero.pins.mock import MockFactory
 
-from bussdcc import DeviceError, Runtime, SimClock, message
+from bussdcc import DeviceError, Runtime, message
+from bussdcc.testing import MessageLog, SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.devices.status_led import StatusLed, StatusLedService
-
-if TYPE_CHECKING:
-    from tests.bussdcc_system.telemetry_helpers import BusLog
 
 PIN = 17
 
@@ -68,7 +66,7 @@ def test_critical_is_a_fast_blink(led: StatusLed, factory: MockFactory) -> None:
 
 
 def test_detach_turns_it_off_and_frees_the_pin(
-    factory: MockFactory, runtime: Runtime, bus: BusLog
+    factory: MockFactory, runtime: Runtime, message_log: MessageLog
 ) -> None:
     device = StatusLed(pin=PIN)
     device.attach(runtime.ctx)
@@ -79,7 +77,7 @@ def test_detach_turns_it_off_and_frees_the_pin(
     again = StatusLed("again", pin=PIN)  # the pin is free again
     again.attach(runtime.ctx)
     again.detach()
-    assert [(x.pattern, x.level) for x in bus.of(m.StatusLedChanged)] == [
+    assert [(x.pattern, x.level) for x in message_log.of_type(m.StatusLedChanged)] == [
         ("on", "ok"),
         ("off", None),
     ]
@@ -93,10 +91,12 @@ def test_active_low_inverts_the_pin(factory: MockFactory, runtime: Runtime) -> N
     assert states(factory) == [False, True, False, True]
 
 
-def test_same_level_twice_is_no_change(led: StatusLed, factory: MockFactory, bus: BusLog) -> None:
+def test_same_level_twice_is_no_change(
+    led: StatusLed, factory: MockFactory, message_log: MessageLog
+) -> None:
     assert led.show("warning", 0.0)
     assert not led.show("warning", 0.5)
-    assert len(bus.of(m.StatusLedChanged)) == 1
+    assert len(message_log.of_type(m.StatusLedChanged)) == 1
 
 
 def test_pin_in_use(factory: MockFactory, runtime: Runtime, led: StatusLed) -> None:
@@ -106,7 +106,7 @@ def test_pin_in_use(factory: MockFactory, runtime: Runtime, led: StatusLed) -> N
 
 
 def test_no_pin_factory_says_what_to_install(
-    monkeypatch: pytest.MonkeyPatch, runtime: Runtime, bus: BusLog
+    monkeypatch: pytest.MonkeyPatch, runtime: Runtime, message_log: MessageLog
 ) -> None:
     # What plain Debian does: gpiozero finds no usable pin factory (BadPinFactory).
     previous = GPIODevice.pin_factory
@@ -118,7 +118,7 @@ def test_no_pin_factory_says_what_to_install(
         runtime.boot()
     finally:
         GPIODevice.pin_factory = previous
-    [failed] = bus.of(message.DeviceFailed)
+    [failed] = message_log.of_type(message.DeviceFailed)
     assert failed.kind == "status_led"
     assert failed.error.startswith(
         "no GPIO pin factory available: install python3-lgpio (Raspberry Pi OS has it)"
@@ -151,7 +151,7 @@ def boot_with_led(runtime: Runtime, clock: SimClock, **kwargs: Any) -> StatusLed
 
 
 def test_service_follows_health(
-    factory: MockFactory, clock: SimClock, runtime: Runtime, bus: BusLog
+    factory: MockFactory, clock: SimClock, runtime: Runtime, message_log: MessageLog
 ) -> None:
     device = boot_with_led(runtime, clock)
     assert states(factory) == [False]  # no health yet: off
@@ -169,7 +169,7 @@ def test_service_follows_health(
     runtime.shutdown()
     assert states(factory)[-1] is False
     assert device.led is None
-    assert [x.pattern for x in bus.of(m.StatusLedChanged)] == [
+    assert [x.pattern for x in message_log.of_type(m.StatusLedChanged)] == [
         "on",
         "slow_blink",
         "fast_blink",
@@ -187,7 +187,7 @@ def test_service_shows_the_level_already_in_state(
 
 
 def test_test_pattern_blinks_then_returns_to_health(
-    factory: MockFactory, clock: SimClock, runtime: Runtime, bus: BusLog
+    factory: MockFactory, clock: SimClock, runtime: Runtime, message_log: MessageLog
 ) -> None:
     boot_with_led(runtime, clock)
     runtime.emit(m.health_changed("ok", None, ()))
@@ -201,7 +201,7 @@ def test_test_pattern_blinks_then_returns_to_health(
     runtime.emit(m.health_changed("warning", "ok", ("x",)))
     clock.advance(1.05)
     clock.advance(1.0)
-    assert [x.pattern for x in bus.of(m.StatusLedChanged)][-4:] == [
+    assert [x.pattern for x in message_log.of_type(m.StatusLedChanged)][-4:] == [
         "test",
         "on",
         "test",

@@ -5,20 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-from bussdcc import DeviceError, Runtime, SimClock, message
+from bussdcc import DeviceError, Runtime, message
+from bussdcc.testing import MessageLog, SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.devices import DevicePollService
 from bussdcc_system.devices.thermal import CPU_ZONE_TYPES, ThermalZoneDevice, is_cpu_zone
 from bussdcc_system.host import HostRoot
 from tests.bussdcc_system.appliance_helpers import FIXTURES, write_host_file
-
-if TYPE_CHECKING:
-    from tests.bussdcc_system.telemetry_helpers import BusLog
-
 
 FakeHost = Callable[[str], Path]
 
@@ -35,13 +31,19 @@ FakeHost = Callable[[str], Path]
     ],
 )
 def test_zone_choice_and_reading(
-    host: str, zone: str, name: str, zone_type: str, celsius: float, runtime: Runtime, bus: BusLog
+    host: str,
+    zone: str,
+    name: str,
+    zone_type: str,
+    celsius: float,
+    runtime: Runtime,
+    message_log: MessageLog,
 ) -> None:
     dev = ThermalZoneDevice(host=HostRoot(FIXTURES / host), zone=zone)
     dev.attach(runtime.ctx)
     assert dev.zone is not None and dev.zone.name == name
     dev.poll()
-    assert bus.of(m.TemperatureUpdated) == [
+    assert message_log.of_type(m.TemperatureUpdated) == [
         m.TemperatureUpdated("thermal_zone", zone_type, celsius)
     ]
 
@@ -73,7 +75,7 @@ def test_which_zones_measure_the_cpu() -> None:
     assert not is_cpu_zone("acpitz") and not is_cpu_zone("gpu-thermal")
 
 
-def test_every_poll_emits(fake_host: FakeHost, runtime: Runtime, bus: BusLog) -> None:
+def test_every_poll_emits(fake_host: FakeHost, runtime: Runtime, message_log: MessageLog) -> None:
     root = fake_host("pi4")
     dev = ThermalZoneDevice("cpu", host=HostRoot(root))
     dev.attach(runtime.ctx)
@@ -81,8 +83,8 @@ def test_every_poll_emits(fake_host: FakeHost, runtime: Runtime, bus: BusLog) ->
     (root / "sys/class/thermal/thermal_zone0/temp").write_text("-5500\n")
     dev.poll()
     dev.poll()
-    assert [x.celsius for x in bus.of(m.TemperatureUpdated)] == [48.686, -5.5, -5.5]
-    assert {x.device for x in bus.of(m.TemperatureUpdated)} == {"cpu"}
+    assert [x.celsius for x in message_log.of_type(m.TemperatureUpdated)] == [48.686, -5.5, -5.5]
+    assert {x.device for x in message_log.of_type(m.TemperatureUpdated)} == {"cpu"}
 
 
 def test_no_zone_at_all(tmp_path: Path, runtime: Runtime) -> None:
@@ -107,14 +109,14 @@ def test_unknown_zone_lists_what_exists(runtime: Runtime) -> None:
 
 
 def test_unreadable_temperature_fails_attach(
-    fake_host: FakeHost, runtime: Runtime, bus: BusLog
+    fake_host: FakeHost, runtime: Runtime, message_log: MessageLog
 ) -> None:
     root = fake_host("pi5")
     os.remove(root / "sys/class/thermal/thermal_zone0/temp")
     dev = ThermalZoneDevice(host=HostRoot(root))
     runtime.attach_device(dev)
     runtime.boot()
-    [failed] = bus.of(message.DeviceFailed)
+    [failed] = message_log.of_type(message.DeviceFailed)
     assert failed.error == (
         "cannot read the temperature of thermal zone thermal_zone0 (cpu-thermal) from "
         "/sys/class/thermal/thermal_zone0/temp"
@@ -122,7 +124,7 @@ def test_unreadable_temperature_fails_attach(
 
 
 def test_polled_in_simulated_time_and_failure_after_attach(
-    fake_host: FakeHost, clock: SimClock, runtime: Runtime, bus: BusLog
+    fake_host: FakeHost, clock: SimClock, runtime: Runtime, message_log: MessageLog
 ) -> None:
     root = fake_host("pi4")
     dev = ThermalZoneDevice(host=HostRoot(root), interval=5.0)
@@ -131,16 +133,16 @@ def test_polled_in_simulated_time_and_failure_after_attach(
     runtime.boot()
     clock.settle()
     clock.advance(10.0)
-    assert len(bus.of(m.TemperatureUpdated)) == 3  # t = 0, 5, 10
+    assert len(message_log.of_type(m.TemperatureUpdated)) == 3  # t = 0, 5, 10
     temp = root / "sys/class/thermal/thermal_zone0/temp"
     temp.write_text("garbage\n")
     clock.advance(5.0)
-    [failed] = bus.of(message.DeviceFailed)
+    [failed] = message_log.of_type(message.DeviceFailed)
     assert failed.error.startswith("cannot read the temperature of thermal zone")
     temp.write_text("50000\n")
     clock.advance(5.0)
     assert dev.online
-    assert bus.of(m.TemperatureUpdated)[-1].celsius == 50.0
+    assert message_log.of_type(m.TemperatureUpdated)[-1].celsius == 50.0
 
 
 def test_detach_forgets_the_zone(runtime: Runtime) -> None:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bussdcc import DeviceError, Runtime, Severity, SimClock, message
+from bussdcc import DeviceError, Runtime, Severity, message
+from bussdcc.testing import MessageLog, SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.devices import DevicePollService
 from bussdcc_system.devices.throttling import ThrottlingDevice, parse_get_throttled
@@ -19,7 +20,6 @@ from bussdcc_system.throttling_flags import BITS, decode
 
 if TYPE_CHECKING:
     from tests.bussdcc_system.appliance_helpers import FakeVcgencmd
-    from tests.bussdcc_system.telemetry_helpers import BusLog
 
 FakeHost = Callable[[str], Path]
 
@@ -37,14 +37,14 @@ def no_hwmon(tmp_path: Path) -> HostRoot:
 
 @pytest.mark.parametrize("flag", list(BITS))
 def test_each_bit_alone(
-    flag: str, vcgencmd: FakeVcgencmd, runtime: Runtime, bus: BusLog, tmp_path: Path
+    flag: str, vcgencmd: FakeVcgencmd, runtime: Runtime, message_log: MessageLog, tmp_path: Path
 ) -> None:
     raw = 1 << BITS[flag]
     vcgencmd.set(hex(raw))
     dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
     attach(dev, runtime)
     dev.poll()
-    [msg] = bus.of(m.ThrottlingUpdated)
+    [msg] = message_log.of_type(m.ThrottlingUpdated)
     assert msg.raw == raw
     assert msg.source == "vcgencmd"
     assert msg.flags() == {name: name == flag for name in m.THROTTLING_FLAGS}
@@ -52,13 +52,13 @@ def test_each_bit_alone(
 
 
 def test_combined_bits(
-    vcgencmd: FakeVcgencmd, runtime: Runtime, bus: BusLog, tmp_path: Path
+    vcgencmd: FakeVcgencmd, runtime: Runtime, message_log: MessageLog, tmp_path: Path
 ) -> None:
     vcgencmd.set("0x50005")
     dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
     attach(dev, runtime)
     dev.poll()
-    [msg] = bus.of(m.ThrottlingUpdated)
+    [msg] = message_log.of_type(m.ThrottlingUpdated)
     assert isinstance(msg, m.ThrottlingUnderVoltage)
     assert msg.raw == 0x50005
     assert {k for k, v in msg.flags().items() if v} == {
@@ -87,7 +87,7 @@ def test_parse_get_throttled() -> None:
 
 
 def test_emits_on_attach_then_only_on_transitions(
-    vcgencmd: FakeVcgencmd, runtime: Runtime, bus: BusLog, tmp_path: Path
+    vcgencmd: FakeVcgencmd, runtime: Runtime, message_log: MessageLog, tmp_path: Path
 ) -> None:
     vcgencmd.set("0x0")
     dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
@@ -99,7 +99,7 @@ def test_emits_on_attach_then_only_on_transitions(
     dev.poll()
     vcgencmd.set("0x50000")
     dev.poll()
-    msgs = bus.of(m.ThrottlingUpdated)
+    msgs = message_log.of_type(m.ThrottlingUpdated)
     assert [(x.raw, x.changed) for x in msgs] == [
         (0, tuple(m.THROTTLING_FLAGS)),
         (0x50005, ("under_voltage", "throttled", "under_voltage_occurred", "throttled_occurred")),
@@ -109,7 +109,7 @@ def test_emits_on_attach_then_only_on_transitions(
 
 
 def test_reattach_emits_the_current_state_again(
-    vcgencmd: FakeVcgencmd, runtime: Runtime, bus: BusLog, tmp_path: Path
+    vcgencmd: FakeVcgencmd, runtime: Runtime, message_log: MessageLog, tmp_path: Path
 ) -> None:
     vcgencmd.set("0x80008")
     dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
@@ -118,14 +118,14 @@ def test_reattach_emits_the_current_state_again(
     dev.detach()
     attach(dev, runtime)
     dev.poll()
-    assert [x.raw for x in bus.of(m.ThrottlingUpdated)] == [0x80008, 0x80008]
+    assert [x.raw for x in message_log.of_type(m.ThrottlingUpdated)] == [0x80008, 0x80008]
 
 
 # -- absent or broken hardware -------------------------------------------------------------
 
 
 def test_no_vcgencmd_and_no_hwmon_fails_in_words(
-    fake_host: FakeHost, runtime: Runtime, bus: BusLog
+    fake_host: FakeHost, runtime: Runtime, message_log: MessageLog
 ) -> None:
     root = fake_host("x86")
     dev = ThrottlingDevice(
@@ -133,12 +133,12 @@ def test_no_vcgencmd_and_no_hwmon_fails_in_words(
     )
     assert runtime.attach_device(dev)  # registered; attaches at boot
     runtime.boot()
-    [failed] = bus.of(message.DeviceFailed)
+    [failed] = message_log.of_type(message.DeviceFailed)
     assert failed.device == "throttling" and failed.kind == "throttling"
     assert "is not installed (package raspi-utils)" in failed.error
     assert "no rpi_volt sensor under /sys/class/hwmon" in failed.error
     assert not dev.online
-    assert bus.of(m.ThrottlingUpdated) == []
+    assert message_log.of_type(m.ThrottlingUpdated) == []
 
 
 def test_cannot_open_vcio_says_group_video(
@@ -193,7 +193,7 @@ def test_hung_vcgencmd_times_out(tmp_path: Path, runtime: Runtime) -> None:
 
 
 def test_hwmon_only_reports_under_voltage(
-    fake_host: FakeHost, runtime: Runtime, bus: BusLog
+    fake_host: FakeHost, runtime: Runtime, message_log: MessageLog
 ) -> None:
     root = fake_host("pi5")  # rpi_volt is hwmon3 there
     os.remove(root / "usr/bin/vcgencmd")
@@ -209,7 +209,7 @@ def test_hwmon_only_reports_under_voltage(
     dev.poll()
     (root / "sys/class/hwmon/hwmon3/in0_lcrit_alarm").write_text("0\n")
     dev.poll()
-    msgs = bus.of(m.ThrottlingUpdated)
+    msgs = message_log.of_type(m.ThrottlingUpdated)
     assert [(x.under_voltage, x.changed, x.severity) for x in msgs] == [
         (False, ("under_voltage",), Severity.INFO),
         (True, ("under_voltage",), Severity.WARNING),
@@ -241,7 +241,11 @@ def test_vcgencmd_preferred_over_hwmon(fake_host: FakeHost, runtime: Runtime) ->
 
 
 def test_poll_service_reports_failure_once_and_recovery(
-    vcgencmd: FakeVcgencmd, tmp_path: Path, clock: SimClock, runtime: Runtime, bus: BusLog
+    vcgencmd: FakeVcgencmd,
+    tmp_path: Path,
+    clock: SimClock,
+    runtime: Runtime,
+    message_log: MessageLog,
 ) -> None:
     vcgencmd.set("0x0")
     dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command, interval=5.0)
@@ -251,27 +255,30 @@ def test_poll_service_reports_failure_once_and_recovery(
     runtime.register_service(svc)
     runtime.boot()
     clock.settle()
-    assert len(bus.of(m.ThrottlingUpdated)) == 1
+    assert len(message_log.of_type(m.ThrottlingUpdated)) == 1
     vcgencmd.set("novcio")
     clock.advance(5.0)
     clock.advance(5.0)
-    failed = bus.of(message.DeviceFailed)
+    failed = message_log.of_type(message.DeviceFailed)
     assert len(failed) == 1 and "group 'video'" in failed[0].error
     assert not dev.online
     vcgencmd.set("0x4")
     clock.advance(5.0)
-    assert [x.device for x in bus.of(message.DeviceAttached)] == ["throttling", "throttling"]
+    assert [x.device for x in message_log.of_type(message.DeviceAttached)] == [
+        "throttling",
+        "throttling",
+    ]
     assert dev.online and dev.error is None
-    assert [x.raw for x in bus.of(m.ThrottlingUpdated)] == [0, 4]
+    assert [x.raw for x in message_log.of_type(m.ThrottlingUpdated)] == [0, 4]
 
 
 def test_poll_service_skips_a_device_that_never_attached(
-    tmp_path: Path, clock: SimClock, runtime: Runtime, bus: BusLog
+    tmp_path: Path, clock: SimClock, runtime: Runtime, message_log: MessageLog
 ) -> None:
     dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=(str(tmp_path / "nope"), "x"))
     runtime.attach_device(dev)
     runtime.register_service(DevicePollService(dev))
     runtime.boot()
     clock.advance(20.0)
-    assert len(bus.of(message.DeviceFailed)) == 1
-    assert bus.of(message.ServiceError) == []
+    assert len(message_log.of_type(message.DeviceFailed)) == 1
+    assert message_log.of_type(message.ServiceError) == []

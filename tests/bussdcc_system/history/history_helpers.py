@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bussdcc import EventBus, Message, SimClock
+from bussdcc import EventBus, Message
+from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.history.sink import HistorySink
 

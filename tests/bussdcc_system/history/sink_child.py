@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bussdcc import EventBus, Message, SimClock, SystemClock
+from bussdcc import EventBus, Message, SystemClock
+from bussdcc.testing import SimClock
 from bussdcc_system.history.sink import HistorySink
 
 

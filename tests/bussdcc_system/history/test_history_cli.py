@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bussdcc import Runtime, SimClock
+from bussdcc import Runtime
+from bussdcc.testing import SimClock
 from bussdcc_system.history.cli import add_history_parser, add_replay_parser, parse_when
 from tests.bussdcc_system.history.history_helpers import T0, cpu, rig, temp, throttling
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bussdcc import SimClock
+from bussdcc.testing import SimClock
 from bussdcc_system.history.query import query_series
 from bussdcc_system.history.reader import list_segments, read_records
 from bussdcc_system.history.retention import plan_retention

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bussdcc import SimClock
+from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.history.episodes import Episode, decode_flags, find_episodes
 from tests.bussdcc_system.history.history_helpers import T0, cpu, rig, throttling

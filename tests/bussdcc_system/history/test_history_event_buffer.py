@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bussdcc import EventBus, Severity, SimClock
+from bussdcc import EventBus, Severity
+from bussdcc.testing import SimClock
 from bussdcc_system.history.reader import read_records
 from bussdcc_system.history.sink import HistorySink
 from tests.bussdcc_system.history.history_helpers import T0, cpu, rig

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bussdcc import SimClock
+from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.history.query import choose_step, list_metrics, query_series
 from bussdcc_system.history.reader import list_segments

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bussdcc import SimClock
+from bussdcc.testing import SimClock
 from bussdcc_system.history.reader import list_segments, read_records
 from tests.bussdcc_system.history.history_helpers import cpu, cpu_rec, rig, temp, write_segment
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bussdcc import Event, Message, Runtime, Severity, SimClock
+from bussdcc import Event, Message, Runtime, Severity
+from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.history.reader import read_records
 from bussdcc_system.history.replay import (

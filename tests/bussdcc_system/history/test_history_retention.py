@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bussdcc import SimClock
+from bussdcc.testing import SimClock
 from bussdcc_system.history.reader import list_segments, read_records
 from bussdcc_system.history.retention import plan_retention, segment_ages
 from tests.bussdcc_system.history.history_helpers import cpu, rig

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bussdcc import Message, Severity, SimClock
+from bussdcc import Message, Severity
+from bussdcc.testing import SimClock
 from bussdcc_system.history.reader import list_segments, read_records
 from bussdcc_system.history.sink import HistorySink
 from tests.bussdcc_system.history.history_helpers import T0, all_lines, cpu, rig, temp

@@ -17,7 +17,8 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from web_helpers import write_history
 
-from bussdcc import Event, Message, Runtime, SimClock, message
+from bussdcc import Event, Message, Runtime, message
+from bussdcc.testing import SimClock
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.state import StateProcess
 from bussdcc_system.web import WebSettings, create_app

@@ -10,7 +10,8 @@ import pytest
 import requests
 from web_helpers import make_rig
 
-from bussdcc import BootError, Runtime, SimClock
+from bussdcc import BootError, Runtime
+from bussdcc.testing import SimClock
 from bussdcc_system.config import WebConfig
 from bussdcc_system.web import BindError, WebInterface
 

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from web_helpers import write_history
 
-from bussdcc import Runtime, SimClock
+from bussdcc import Runtime
+from bussdcc.testing import SimClock
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.state import StateProcess
 from bussdcc_system.web import WebSettings, create_app

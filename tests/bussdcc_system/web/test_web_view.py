@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bussdcc import Runtime, SimClock, message
+from bussdcc import Runtime, message
+from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.formatting import DASH, size
 from bussdcc_system.health import HealthProcess

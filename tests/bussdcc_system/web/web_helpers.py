@@ -59,8 +59,8 @@ def write_history(directory: Path, start: float, samples: int, step: float = 10.
     an under-voltage episode from sample 100 to sample 130."""
     from datetime import UTC, datetime
 
-    from bussdcc import SimClock
     from bussdcc.event import EventBus
+    from bussdcc.testing import SimClock
     from bussdcc_system.history.sink import HistorySink
 
     clock = SimClock(start=datetime.fromtimestamp(start, UTC))
