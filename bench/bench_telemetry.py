@@ -23,6 +23,7 @@ from pathlib import Path
 from bussdcc import Context, DeviceError, Runtime, Service
 from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
+from bussdcc_system import telemetry as tm
 from bussdcc_system.config import Config
 from bussdcc_system.devices import DevicePollService, PolledDevice
 from bussdcc_system.devices.thermal import ThermalZoneDevice
@@ -30,17 +31,6 @@ from bussdcc_system.devices.throttling import ThrottlingDevice
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.host import HostRoot
 from bussdcc_system.state import StateProcess
-from bussdcc_system.telemetry import (
-    CpuService,
-    DiskService,
-    IdentityService,
-    LoadService,
-    MemoryService,
-    NetworkService,
-    ProcessUsageService,
-    UptimeService,
-    psutil_addresses,
-)
 
 PI4 = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "hosts" / "pi4"
 
@@ -54,14 +44,14 @@ def services_for(host: HostRoot, ctx: Context) -> list[Service]:
     config = Config()
     sd_card = "mmcblk0" if host.exists("/sys/block/mmcblk0/stat") else None
     services: list[Service] = [
-        CpuService(host),
-        MemoryService(host),
-        DiskService(host, mounts=config.disks.mounts, sd_card=sd_card),
-        LoadService(host),
-        NetworkService(host),
-        IdentityService(host, addresses=psutil_addresses),
-        UptimeService(host),
-        ProcessUsageService(host),
+        tm.CpuService(host),
+        tm.MemoryService(host),
+        tm.DiskService(host, mounts=config.disks.mounts, sd_card=sd_card),
+        tm.LoadService(host),
+        tm.NetworkService(host),
+        tm.IdentityService(host, addresses=tm.psutil_addresses),
+        tm.UptimeService(host),
+        tm.ProcessUsageService(host),
     ]
     devices: list[PolledDevice] = [
         ThrottlingDevice(host=host, command=(host.path("/usr/bin/vcgencmd"), "get_throttled")),

@@ -36,6 +36,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(1, str(ROOT))
 
 import socketio  # noqa: E402
 
@@ -45,9 +46,9 @@ from bussdcc_system.config import WebConfig  # noqa: E402
 from bussdcc_system.health import HealthProcess  # noqa: E402
 from bussdcc_system.state import StateProcess  # noqa: E402
 from bussdcc_system.web import WebInterface  # noqa: E402
+from tests.prerequisites import CHROMIUM, chromium_context  # noqa: E402  (the tests' browser)
 
 GiB = 1024**3
-CHROMIUM = os.environ.get("BUSSDCC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def start_runtime(history: str | None = None) -> tuple[ThreadedRuntime, WebInterface]:
@@ -252,7 +253,6 @@ def bench_latency(clients: int, events: int, transport: str, procs: int = 1) -> 
 
 
 def bench_browser(seconds: float, rate: float) -> dict[str, Any]:
-    from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(ROOT / "tests" / "bussdcc_system" / "web"))
     from web_helpers import write_history
@@ -276,26 +276,9 @@ def bench_browser(seconds: float, rate: float) -> dict[str, Any]:
     )
     rt.emit(m.DiskUsageUpdated("/", 29 * GiB, int(7.3 * GiB), int(20.3 * GiB), 26.4))
     rt.emit(m.UptimeUpdated(4 * 86400.0, time.time() - 4 * 86400))
-    profile = tempfile.mkdtemp(prefix="bench-chromium-")
     out: dict[str, Any] = {}
     try:
-        with sync_playwright() as pw:
-            ctx = pw.chromium.launch_persistent_context(
-                profile,
-                executable_path=CHROMIUM,
-                headless=True,
-                args=[
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-                viewport={"width": 1280, "height": 900},
-            )
+        with chromium_context() as ctx:
             page = ctx.new_page()
             cdp = ctx.new_cdp_session(page)
             cdp.send("Network.enable")
@@ -355,9 +338,7 @@ def bench_browser(seconds: float, rate: float) -> dict[str, Any]:
             out["push_bytes_per_s"] = total / elapsed
             out["ws_frames_per_s"] = len([f for f in frames if f[0] >= start]) / elapsed
             out["transport"] = page.evaluate("window.__dash.socket.io.engine.transport.name")
-            ctx.close()
     finally:
-        shutil.rmtree(profile, ignore_errors=True)
         shutil.rmtree(history, ignore_errors=True)
         rt.stop(timeout=10)
     return out

@@ -19,34 +19,16 @@ import pytest
 import bussdcc
 import bussdcc.testing
 
-BUSSDCC = {
-    "BootCancelled",
-    "BootError",
-    "ClockProtocol",
-    "Context",
-    "Device",
-    "DeviceError",
-    "DeviceStatus",
-    "Event",
-    "EventBus",
-    "Interface",
-    "Liveness",
-    "Message",
-    "Process",
-    "Runtime",
-    "Service",
-    "ServiceLiveness",
-    "ServiceState",
-    "Severity",
-    "SignalRuntime",
-    "StateStore",
-    "Subscription",
-    "Supervisor",
-    "SystemClock",
-    "ThreadedRuntime",
-    "__version__",
-    "message",
-}
+# The names a user of the kernel may rely on, written as prose so that the list cannot be
+# copied from ``__all__`` by accident.
+BUSSDCC = set(
+    """
+    BootCancelled BootError ClockProtocol Context Device DeviceError DeviceStatus Event
+    EventBus Interface Liveness Message Process Runtime Service ServiceLiveness ServiceState
+    Severity SignalRuntime StateStore Subscription Supervisor SystemClock ThreadedRuntime
+    __version__ message
+    """.split()  # noqa: SIM905 (prose, not a copy of __all__'s layout)
+)
 TESTING = {"MessageLog", "SimClock", "SimClockTimeout"}
 
 

@@ -1,4 +1,5 @@
-"""Helpers for the appliance tests: a bus log, and the telemetry messages a Pi sends.
+"""Helpers for the appliance tests: the telemetry messages a Pi sends, and a runtime
+keeping the state they make.
 
 (The fake hosts and configurations are in ``appliance_helpers``.)"""
 
@@ -7,8 +8,11 @@ from __future__ import annotations
 import time
 from typing import TypeVar
 
-from bussdcc import Message
+from bussdcc import Message, Runtime
+from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
+from bussdcc_system.health import HealthProcess
+from bussdcc_system.state import StateProcess
 
 M = TypeVar("M", bound=Message)
 
@@ -110,3 +114,15 @@ def pi_telemetry(
         ),
         m.ProcessUsageUpdated(pid=1234, cpu_percent=0.8, rss=38 * 1024**2, threads=14),
     ]
+
+
+def pi_runtime(*, fed: bool = True) -> Runtime:
+    """A booted runtime on a SimClock with the state and health processes, fed one round
+    of ``pi_telemetry`` unless ``fed=False``. The caller shuts it down."""
+    runtime = Runtime(clock=SimClock(), join_timeout=2.0)
+    runtime.register_process(StateProcess())
+    runtime.register_process(HealthProcess())
+    runtime.boot()
+    for msg in pi_telemetry() if fed else ():
+        runtime.emit(msg)
+    return runtime

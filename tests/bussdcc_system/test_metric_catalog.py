@@ -13,11 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bussdcc import Runtime, message
 from bussdcc.testing import SimClock
 from bussdcc_system import metric_catalog as mc
-from bussdcc_system.health import HealthProcess
-from bussdcc_system.state import StateProcess
 from bussdcc_system.web import create_app
 from bussdcc_system.web.view import build_view
-from tests.bussdcc_system.telemetry_helpers import pi_telemetry
+from tests.bussdcc_system.telemetry_helpers import pi_runtime
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "telemetry.md"
 NOW = 1_000_000.0
@@ -26,12 +24,7 @@ NOW = 1_000_000.0
 @pytest.fixture
 def rt() -> Iterator[Runtime]:
     """A Pi's state: every telemetry message once, and a device that failed."""
-    runtime = Runtime(clock=SimClock(), join_timeout=2.0)
-    runtime.register_process(StateProcess())
-    runtime.register_process(HealthProcess())
-    runtime.boot()
-    for msg in pi_telemetry():
-        runtime.emit(msg)
+    runtime = pi_runtime()
     runtime.emit(message.DeviceFailed("led", "status_led", "no GPIO pin factory"))
     yield runtime
     runtime.shutdown()

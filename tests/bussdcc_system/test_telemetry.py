@@ -15,19 +15,8 @@ import pytest
 from bussdcc import Context, Runtime
 from bussdcc.testing import MessageLog, SimClock
 from bussdcc_system import messages as m
+from bussdcc_system import telemetry as tm
 from bussdcc_system.host import HostRoot
-from bussdcc_system.telemetry import (
-    CpuService,
-    DiskService,
-    IdentityService,
-    LoadService,
-    MemoryService,
-    NetworkService,
-    ProcessUsageService,
-    UptimeService,
-    cpu_usage,
-    psutil_addresses,
-)
 from tests.bussdcc_system.appliance_helpers import (
     FIXTURES,
     HOST_NAMES,
@@ -71,7 +60,7 @@ def net_dev(rows: dict[str, tuple[int, ...]]) -> str:
 def test_cpu_first_sample_emits_nothing(
     tmp_path: Path, ctx: Context, message_log: MessageLog
 ) -> None:
-    svc = CpuService(HostRoot(copy_host("pi4", tmp_path)))
+    svc = tm.CpuService(HostRoot(copy_host("pi4", tmp_path)))
     svc.start(ctx)
     svc.tick(ctx)
     assert message_log.of_type(m.CpuUsageUpdated) == []
@@ -82,7 +71,7 @@ def test_cpu_shares_between_two_samples(
 ) -> None:
     root = tmp_path / "host"
     write_stat(root, [[100, 0, 100, 800, 0, 0, 0, 0, 0, 0], [100, 0, 100, 800, 0, 0, 0, 0, 0, 0]])
-    svc = CpuService(HostRoot(root))
+    svc = tm.CpuService(HostRoot(root))
     svc.start(ctx)
     svc.tick(ctx)
     clock.advance(1.0)
@@ -112,7 +101,7 @@ def test_cpu_counter_reset_is_a_new_baseline(
 ) -> None:
     root = tmp_path / "host"
     write_stat(root, [[1000, 0, 1000, 8000, 0, 0, 0, 0, 0, 0]])
-    svc = CpuService(HostRoot(root))
+    svc = tm.CpuService(HostRoot(root))
     svc.tick(ctx)
     write_stat(root, [[10, 0, 10, 80, 0, 0, 0, 0, 0, 0]])  # counters went backwards
     svc.tick(ctx)
@@ -128,7 +117,7 @@ def test_cpu_hotplugged_core_is_absent_for_one_sample(
 ) -> None:
     root = tmp_path / "host"
     write_stat(root, [[100, 0, 0, 900, 0, 0, 0, 0], [100, 0, 0, 900, 0, 0, 0, 0]])
-    svc = CpuService(HostRoot(root))
+    svc = tm.CpuService(HostRoot(root))
     svc.tick(ctx)
     write_stat(
         root, [[200, 0, 0, 1800, 0, 0, 0, 0], [5, 0, 0, 10, 0, 0, 0, 0], [0, 0, 0, 10, 0, 0, 0, 0]]
@@ -144,7 +133,7 @@ def test_cpu_without_iowait_and_steal_columns(
 ) -> None:
     root = tmp_path / "host"
     write_host_file(root, "/proc/stat", "cpu  10 0 10 80\ncpu0 10 0 10 80\n")
-    svc = CpuService(HostRoot(root))
+    svc = tm.CpuService(HostRoot(root))
     svc.tick(ctx)
     write_host_file(root, "/proc/stat", "cpu  20 0 20 160\ncpu0 20 0 20 160\n")
     svc.tick(ctx)
@@ -156,7 +145,7 @@ def test_cpu_without_iowait_and_steal_columns(
 @pytest.mark.parametrize("host", HOST_NAMES)
 def test_cpu_on_each_host(host: str, tmp_path: Path, ctx: Context, message_log: MessageLog) -> None:
     root = copy_host(host, tmp_path)
-    svc = CpuService(HostRoot(root))
+    svc = tm.CpuService(HostRoot(root))
     svc.tick(ctx)
     stat = HostRoot(root).cpu_stat()
     assert stat is not None
@@ -175,7 +164,7 @@ def test_cpu_on_each_host(host: str, tmp_path: Path, ctx: Context, message_log: 
 def test_cpu_usage_none_when_nothing_moved() -> None:
     stat = HostRoot(FIXTURES / "pi4").cpu_stat()
     assert stat is not None
-    assert cpu_usage(stat.total, stat.total) is None
+    assert tm.cpu_usage(stat.total, stat.total) is None
 
 
 # -- memory, load, uptime -------------------------------------------------------------------
@@ -214,7 +203,7 @@ MEMORY = {
 
 @pytest.mark.parametrize("host", HOST_NAMES)
 def test_memory_on_each_host(host: str, ctx: Context, message_log: MessageLog) -> None:
-    MemoryService(HostRoot(FIXTURES / host)).tick(ctx)
+    tm.MemoryService(HostRoot(FIXTURES / host)).tick(ctx)
     assert message_log.of_type(m.MemoryUsageUpdated) == [MEMORY[host]]
 
 
@@ -226,7 +215,7 @@ def test_memory_without_memavailable_estimates_it(
         "/proc/meminfo",
         "MemTotal: 1000 kB\nMemFree: 200 kB\nBuffers: 100 kB\nCached: 300 kB\n",
     )
-    MemoryService(HostRoot(tmp_path)).tick(ctx)
+    tm.MemoryService(HostRoot(tmp_path)).tick(ctx)
     [msg] = message_log.of_type(m.MemoryUsageUpdated)
     assert (msg.available, msg.used, msg.percent) == (600 * KIB, 400 * KIB, 40.0)
     assert msg.swap_percent is None
@@ -241,7 +230,7 @@ LOAD = {
 
 @pytest.mark.parametrize("host", HOST_NAMES)
 def test_load_normalised_per_cpu(host: str, ctx: Context, message_log: MessageLog) -> None:
-    LoadService(HostRoot(FIXTURES / host)).tick(ctx)
+    tm.LoadService(HostRoot(FIXTURES / host)).tick(ctx)
     assert message_log.of_type(m.LoadUpdated) == [LOAD[host]]
 
 
@@ -249,7 +238,7 @@ def test_load_normalised_per_cpu(host: str, ctx: Context, message_log: MessageLo
 def test_uptime_and_boot_time(
     host: str, clock: SimClock, ctx: Context, message_log: MessageLog
 ) -> None:
-    UptimeService(HostRoot(FIXTURES / host)).tick(ctx)
+    tm.UptimeService(HostRoot(FIXTURES / host)).tick(ctx)
     [msg] = message_log.of_type(m.UptimeUpdated)
     seconds = HostRoot(FIXTURES / host).uptime()
     assert seconds is not None
@@ -275,7 +264,9 @@ def test_disk_usage_like_df(tmp_path: Path, ctx: Context, message_log: MessageLo
             raise FileNotFoundError(2, "No such file or directory", path)
         return fake_statvfs(blocks=1000, bfree=300, bavail=250)
 
-    svc = DiskService(HostRoot(root), mounts=("/", "/boot/firmware", "/missing"), statvfs=statvfs)
+    svc = tm.DiskService(
+        HostRoot(root), mounts=("/", "/boot/firmware", "/missing"), statvfs=statvfs
+    )
     svc.tick(ctx)
     # used = (blocks - bfree), percent = used / (used + avail) as df shows it
     want = dict(total=4096000, used=2867200, free=1024000, percent=73.68)
@@ -289,7 +280,7 @@ def test_disk_usage_like_df(tmp_path: Path, ctx: Context, message_log: MessageLo
 def test_disk_usage_of_a_real_directory(
     tmp_path: Path, ctx: Context, message_log: MessageLog
 ) -> None:
-    DiskService(HostRoot(tmp_path)).tick(ctx)
+    tm.DiskService(HostRoot(tmp_path)).tick(ctx)
     [msg] = message_log.of_type(m.DiskUsageUpdated)
     assert msg.mount == "/" and msg.total > 0
     assert 0 <= msg.percent <= 100
@@ -300,7 +291,7 @@ def test_sd_card_writes_first_sample_then_rate(
     tmp_path: Path, clock: SimClock, ctx: Context, message_log: MessageLog
 ) -> None:
     root = copy_host("pi4", tmp_path)
-    svc = DiskService(HostRoot(root), mounts=(), sd_card="mmcblk0")
+    svc = tm.DiskService(HostRoot(root), mounts=(), sd_card="mmcblk0")
     svc.start(ctx)
     svc.tick(ctx)
     clock.advance(30)
@@ -322,7 +313,7 @@ def test_sd_card_counter_reset(
     tmp_path: Path, clock: SimClock, ctx: Context, message_log: MessageLog
 ) -> None:
     root = copy_host("pi5", tmp_path)
-    svc = DiskService(HostRoot(root), mounts=(), sd_card="mmcblk0")
+    svc = tm.DiskService(HostRoot(root), mounts=(), sd_card="mmcblk0")
     svc.tick(ctx)
     clock.advance(30)
     write_host_file(root, "/sys/block/mmcblk0/stat", "  1 0 8 0 1 0 16 0 0 0 0\n")
@@ -338,7 +329,7 @@ def test_sd_card_counter_reset(
 
 
 def test_no_sd_card_on_a_pc(ctx: Context, message_log: MessageLog) -> None:
-    svc = DiskService(HostRoot(FIXTURES / "x86"), mounts=(), sd_card="mmcblk0")
+    svc = tm.DiskService(HostRoot(FIXTURES / "x86"), mounts=(), sd_card="mmcblk0")
     svc.tick(ctx)
     assert message_log.of_type(m.DiskIoUpdated) == []
 
@@ -347,7 +338,7 @@ def test_no_sd_card_on_a_pc(ctx: Context, message_log: MessageLog) -> None:
 
 
 def test_network_first_sample_has_no_rates(ctx: Context, message_log: MessageLog) -> None:
-    NetworkService(HostRoot(FIXTURES / "pi4")).tick(ctx)
+    tm.NetworkService(HostRoot(FIXTURES / "pi4")).tick(ctx)
     [msg] = message_log.of_type(m.NetworkUsageUpdated)
     assert [i.interface for i in msg.interfaces] == ["eth0", "wlan0"]  # no loopback
     assert msg.interfaces[0] == m.InterfaceUsage(
@@ -371,7 +362,7 @@ def test_network_rates_reset_and_new_interface(
             }
         ),
     )
-    svc = NetworkService(HostRoot(root))
+    svc = tm.NetworkService(HostRoot(root))
     svc.start(ctx)
     svc.tick(ctx)
     clock.advance(2.0)
@@ -404,14 +395,14 @@ def test_network_rates_reset_and_new_interface(
 
 
 def test_network_x86_has_eth0_only(ctx: Context, message_log: MessageLog) -> None:
-    NetworkService(HostRoot(FIXTURES / "x86")).tick(ctx)
+    tm.NetworkService(HostRoot(FIXTURES / "x86")).tick(ctx)
     [msg] = message_log.of_type(m.NetworkUsageUpdated)
     assert [i.interface for i in msg.interfaces] == ["eth0"]
     assert msg.interfaces[0].rx_bytes == 2147483648
 
 
 def test_network_can_include_loopback(ctx: Context, message_log: MessageLog) -> None:
-    NetworkService(HostRoot(FIXTURES / "pi5"), include_loopback=True).tick(ctx)
+    tm.NetworkService(HostRoot(FIXTURES / "pi5"), include_loopback=True).tick(ctx)
     [msg] = message_log.of_type(m.NetworkUsageUpdated)
     assert [i.interface for i in msg.interfaces] == ["lo", "eth0", "wlan0"]
 
@@ -450,14 +441,14 @@ IDENTITY = {
 
 @pytest.mark.parametrize("host", HOST_NAMES)
 def test_identity_on_each_host(host: str, ctx: Context, message_log: MessageLog) -> None:
-    IdentityService(HostRoot(FIXTURES / host), addresses=lambda: ADDRESSES).tick(ctx)
+    tm.IdentityService(HostRoot(FIXTURES / host), addresses=lambda: ADDRESSES).tick(ctx)
     assert message_log.of_type(m.IdentityUpdated) == [m.IdentityUpdated(*IDENTITY[host], ADDRESSES)]
 
 
 def test_identity_only_on_change(tmp_path: Path, ctx: Context, message_log: MessageLog) -> None:
     root = copy_host("pi4", tmp_path)
     addresses = [ADDRESSES]
-    svc = IdentityService(HostRoot(root), addresses=lambda: addresses[-1])
+    svc = tm.IdentityService(HostRoot(root), addresses=lambda: addresses[-1])
     svc.start(ctx)
     svc.tick(ctx)
     svc.tick(ctx)
@@ -480,13 +471,13 @@ def test_identity_survives_an_address_source_that_fails(
     def no_netlink() -> tuple[m.Address, ...]:
         raise PermissionError("AF_NETLINK not allowed")
 
-    IdentityService(HostRoot(FIXTURES / "pi5"), addresses=no_netlink).tick(ctx)
+    tm.IdentityService(HostRoot(FIXTURES / "pi5"), addresses=no_netlink).tick(ctx)
     [msg] = message_log.of_type(m.IdentityUpdated)
     assert msg.addresses == () and msg.hostname == "pi5-lab"
 
 
 def test_psutil_addresses_of_the_real_host() -> None:
-    addresses = psutil_addresses()
+    addresses = tm.psutil_addresses()
     assert all(a.interface != "lo" for a in addresses)
     for a in addresses:
         family = socket.AF_INET if a.family == "ipv4" else socket.AF_INET6
@@ -499,7 +490,7 @@ def test_psutil_addresses_of_the_real_host() -> None:
 
 def test_process_usage(clock: SimClock, ctx: Context, message_log: MessageLog) -> None:
     cpu = [10.0]
-    svc = ProcessUsageService(interval=5.0, cpu_time=lambda: cpu[-1])
+    svc = tm.ProcessUsageService(interval=5.0, cpu_time=lambda: cpu[-1])
     svc.start(ctx)
     svc.tick(ctx)
     clock.advance(5.0)
@@ -520,12 +511,12 @@ def test_an_empty_host_emits_nothing_and_raises_nothing(
 ) -> None:
     host = HostRoot(tmp_path)
     services = [
-        CpuService(host),
-        MemoryService(host),
-        LoadService(host),
-        UptimeService(host),
-        NetworkService(host),
-        DiskService(host, mounts=("/nope",), sd_card="mmcblk0"),
+        tm.CpuService(host),
+        tm.MemoryService(host),
+        tm.LoadService(host),
+        tm.UptimeService(host),
+        tm.NetworkService(host),
+        tm.DiskService(host, mounts=("/nope",), sd_card="mmcblk0"),
     ]
     for svc in services:
         svc.tick(ctx)
@@ -539,7 +530,7 @@ def test_an_empty_host_emits_nothing_and_raises_nothing(
 def test_intervals_are_live(
     tmp_path: Path, clock: SimClock, runtime: Runtime, message_log: MessageLog
 ) -> None:
-    svc = MemoryService(HostRoot(FIXTURES / "pi4"), interval=1.0)
+    svc = tm.MemoryService(HostRoot(FIXTURES / "pi4"), interval=1.0)
     runtime.register_service(svc)
     runtime.boot()
     clock.settle()

@@ -17,7 +17,7 @@ from typing import Any
 
 from bussdcc_system.history.lru import Lru
 from bussdcc_system.history.metrics import metric_values
-from bussdcc_system.history.record_format import HEADER_NAME, parse_line, split_lines
+from bussdcc_system.history.record_format import parse_line, split_lines
 from bussdcc_system.history.segment_summary import SegmentSummary
 
 ROLLUP_SECONDS = 60
@@ -93,13 +93,8 @@ def rollup_bytes(data: bytes) -> tuple[SegmentSummary, Rollup]:
         lines.append(tail)
     for line in lines:
         rec = parse_line(line) if line else None
-        if rec is None:
-            continue
-        if rec["name"] == HEADER_NAME:
-            summary.header(rec["data"], rec.get("boot"))
-            continue
-        summary.add(rec["name"], rec["_t"], rec.get("mono"), rec.get("boot"))
-        rollup.add(rec["name"], rec["data"], rec["_t"])
+        if rec is not None and summary.feed(rec):
+            rollup.add(rec["name"], rec["data"], rec["_t"])
     return summary, rollup
 
 

@@ -67,6 +67,17 @@ class SegmentSummary:
         if boot is not None:
             self.boot = boot
 
+    def feed(self, rec: Mapping[str, Any] | None) -> bool:
+        """Take one parsed line (None for a line that did not parse); True if it was a
+        record (not the header) and so counts beyond the summary."""
+        if rec is None:
+            return False
+        if rec["name"] == HEADER_NAME:
+            self.header(rec["data"], rec.get("boot"))
+            return False
+        self.add(rec["name"], rec["_t"], rec.get("mono"), rec.get("boot"))
+        return True
+
     def to_json(self, segment: str) -> dict[str, Any]:
         return {
             "v": FORMAT_VERSION,
@@ -119,15 +130,7 @@ def summarize_bytes(data: bytes) -> SegmentSummary:
     if tail:
         lines.append(tail)
     for line in lines:
-        if not line:
-            continue
-        rec = parse_line(line)
-        if rec is None:
-            continue
-        if rec["name"] == HEADER_NAME:
-            summary.header(rec["data"], rec.get("boot"))
-            continue
-        summary.add(rec["name"], rec["_t"], rec.get("mono"), rec.get("boot"))
+        summary.feed(parse_line(line) if line else None)
     return summary
 
 
@@ -157,15 +160,9 @@ def scan_head_tail(path: Path, size: int) -> SegmentSummary:
         head = f.read(min(size, 1 << 16))
         lines, _tail = split_lines(head)
         for line in lines[:3]:
-            rec = parse_line(line)
-            if rec is None:
-                continue
-            if rec["name"] == HEADER_NAME:
-                summary.header(rec["data"], rec.get("boot"))
-                continue
-            summary.add(rec["name"], rec["_t"], rec.get("mono"), rec.get("boot"))
-            records += 1
-            break
+            if summary.feed(parse_line(line)):
+                records += 1
+                break
         window = 1 << 16
         last: dict[str, Any] | None = None
         while last is None:

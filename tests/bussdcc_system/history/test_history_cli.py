@@ -6,6 +6,7 @@ import argparse
 import csv
 import io
 import json
+import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,8 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+def _run(argv: list[str] | str) -> int:
+    """Run a command line (a list, or a string split as a shell would)."""
+    args = _parser().parse_args(shlex.split(argv) if isinstance(argv, str) else argv)
     return int(args.func(args))
 
 
@@ -60,23 +62,10 @@ def test_segments_lists_sizes_and_ranges(history: Path, capsys: pytest.CaptureFi
 
 
 def test_export_jsonl_by_name_and_range(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        _run(
-            [
-                "history",
-                "export",
-                "--dir",
-                str(history),
-                "--name",
-                "system.temperature.updated",
-                "--since",
-                "2026-03-01T10:00:30Z",
-                "--until",
-                "@" + str(T0.timestamp() + 100),
-            ]
-        )
-        == 0
-    )
+    since, until = "2026-03-01T10:00:30Z", "@" + str(T0.timestamp() + 100)
+    name = "system.temperature.updated"
+    command = f"history export --dir {history} --name {name} --since {since} --until {until}"
+    assert _run(command) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["data"]["celsius"] for x in lines] == [43.0, 44.0, 45.0, 46.0, 47.0, 48.0, 49.0]
     assert lines[0]["time"] == "2026-03-01T10:00:30.000Z"
@@ -85,23 +74,8 @@ def test_export_jsonl_by_name_and_range(history: Path, capsys: pytest.CaptureFix
 
 def test_export_csv_flattens_data(history: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
-    assert (
-        _run(
-            [
-                "history",
-                "export",
-                "--dir",
-                str(history),
-                "--format",
-                "csv",
-                "--name",
-                "system.cpu.usage.updated,system.temperature.updated",
-                "-o",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    names = "system.cpu.usage.updated,system.temperature.updated"
+    assert _run(f"history export --dir {history} --format csv --name {names} -o {out}") == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 150 + 15
     assert rows[0]["name"] == "system.cpu.usage.updated" and rows[0]["percent"] == "0.0"

@@ -18,12 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from web_helpers import write_history
 
 from bussdcc import Event, Message, Runtime, message
-from bussdcc.testing import SimClock
-from bussdcc_system.health import HealthProcess
-from bussdcc_system.state import StateProcess
 from bussdcc_system.web import WebSettings, create_app
 from bussdcc_system.web.assets import Assets
-from tests.bussdcc_system.telemetry_helpers import pi_telemetry
+from tests.bussdcc_system.telemetry_helpers import pi_runtime
 
 NOW = time.time()
 
@@ -37,12 +34,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def rt() -> Iterator[Runtime]:
-    runtime = Runtime(clock=SimClock(), join_timeout=2.0)
-    runtime.register_process(StateProcess())
-    runtime.register_process(HealthProcess())
-    runtime.boot()
-    for msg in pi_telemetry():
-        runtime.emit(msg)
+    runtime = pi_runtime()
     yield runtime
     runtime.shutdown()
 

@@ -15,12 +15,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from web_helpers import write_history
 
-from bussdcc import Runtime
-from bussdcc.testing import SimClock
-from bussdcc_system.health import HealthProcess
-from bussdcc_system.state import StateProcess
 from bussdcc_system.web import WebSettings, create_app
-from tests.bussdcc_system.telemetry_helpers import pi_telemetry
+from tests.bussdcc_system.telemetry_helpers import pi_runtime
 
 
 def _app() -> Any:
@@ -29,12 +25,8 @@ def _app() -> Any:
     history = Path(tempfile.mkdtemp(prefix="bussdcc-openapi-"))
     atexit.register(shutil.rmtree, history, True)
     write_history(history, time.time() - 3600, 200)
-    rt = Runtime(clock=SimClock(), join_timeout=2.0)
-    rt.register_process(StateProcess())
-    rt.register_process(HealthProcess())
-    rt.boot()
-    for msg in pi_telemetry():
-        rt.emit(msg)
+    rt = pi_runtime()
+    atexit.register(rt.shutdown)  # the schema and its app live as long as the module
     return create_app(
         state=rt.state, settings=WebSettings(token="tok"), history_dir=str(history), emit=rt.emit
     )

@@ -7,21 +7,15 @@ from collections.abc import Iterator
 import pytest
 
 from bussdcc import Runtime, message
-from bussdcc.testing import SimClock
 from bussdcc_system import messages as m
 from bussdcc_system.formatting import DASH, size
-from bussdcc_system.health import HealthProcess
-from bussdcc_system.state import StateProcess
 from bussdcc_system.web.view import Journal, build_view, layout_lists, power_words
-from tests.bussdcc_system.telemetry_helpers import cpu_usage, pi_telemetry
+from tests.bussdcc_system.telemetry_helpers import cpu_usage, pi_runtime, pi_telemetry
 
 
 @pytest.fixture
 def rt() -> Iterator[Runtime]:
-    runtime = Runtime(clock=SimClock(), join_timeout=2.0)
-    runtime.register_process(StateProcess())
-    runtime.register_process(HealthProcess())
-    runtime.boot()
+    runtime = pi_runtime(fed=False)
     yield runtime
     runtime.shutdown()
 
