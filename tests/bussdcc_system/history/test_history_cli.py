@@ -104,23 +104,8 @@ def test_replay_prints_in_order_and_calls_setup(
     history: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     calls.clear()
-    assert (
-        _run(
-            [
-                "replay",
-                "--dir",
-                str(history),
-                "--since",
-                "2026-03-01T10:00:00Z",
-                "--until",
-                "2026-03-01T10:00:20Z",
-                "--speed",
-                "1000",
-                "--print",
-            ]
-        )
-        == 0
-    )
+    since, until = "2026-03-01T10:00:00Z", "2026-03-01T10:00:20Z"
+    assert _run(f"replay --dir {history} --since {since} --until {until} --speed 1000 --print") == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     replayed = [x for x in lines if not x["name"].startswith("runtime.")]
     assert [x["data"]["percent"] for x in replayed if "percent" in x["data"]] == [
@@ -129,20 +114,7 @@ def test_replay_prints_in_order_and_calls_setup(
     first = datetime.fromisoformat(replayed[0]["time"]).timestamp()
     assert T0.timestamp() <= first < T0.timestamp() + 2  # 2 ms of real lag at most
     assert len(calls) == 1 and calls[0][1].speed == 1000.0
-    assert (
-        _run(
-            [
-                "replay",
-                "--dir",
-                str(history),
-                "--since",
-                "2020-01-01T00:00Z",
-                "--until",
-                "2020-01-02T00:00Z",
-            ]
-        )
-        == 1
-    )
+    assert _run(f"replay --dir {history} --since 2020-01-01T00:00Z --until 2020-01-02T00:00Z") == 1
 
 
 def test_dir_defaults_to_the_configuration(
