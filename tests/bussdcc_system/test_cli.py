@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,14 +33,18 @@ def test_help_lists_every_command():
 
 def test_no_command_is_a_usage_error():
     out = run()
-    assert out.returncode == 2
-    assert "required: COMMAND" in out.stderr
+    assert out.returncode == os.EX_USAGE  # sysexits, not argparse's 2
+    assert out.stderr == (
+        "bussdcc-system: the following arguments are required: COMMAND"
+        " (see bussdcc-system --help)\n"
+    )
 
 
 def test_history_on_a_missing_directory_says_so(tmp_path):
     out = run("history", "episodes", "--dir", str(tmp_path / "nowhere"))
-    assert out.returncode == 0
+    assert out.returncode == os.EX_NOINPUT
     assert "does not exist: nothing has been recorded there" in out.stderr
+    assert out.stdout == ""  # and never "no under-voltage or throttling"
 
 
 def test_history_export_reads_what_the_sink_wrote(tmp_path):
