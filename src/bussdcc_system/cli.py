@@ -8,15 +8,35 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from bussdcc import Runtime
 from bussdcc_system import __version__
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line and ``EX_USAGE`` (64, sysexits), not argparse's usage
+    block and status 2; every subcommand's parser is one of these too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(os.EX_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port: use 1 to 65535")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bussdcc-system",
         description="Raspberry Pi health appliance: telemetry, history and a live dashboard.",
     )
@@ -41,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = add_replay_parser(sub, setup=_replay_dashboard)
     replay.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=8087,
         help="serve the replay dashboard on this port (8087; the live one keeps 8086)",
     )
@@ -50,14 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _replay_dashboard(runtime: Runtime, args: argparse.Namespace) -> None:
-    """Replay shows the past day on the live dashboard (state, health and web)."""
-    from bussdcc_system.config import load_config, resolve_config_path
+    """Replay shows the past day on the live dashboard (state, health and web); a bad
+    ``--config`` is one line per problem, as ``check-config`` prints them, and 78."""
+    from bussdcc_system.config import ConfigError, load_config, resolve_config_path
     from bussdcc_system.health import HealthProcess
+    from bussdcc_system.history.cli import CommandError
     from bussdcc_system.state import StateProcess
     from bussdcc_system.web.interface import WebInterface
 
     path, explicit = resolve_config_path(getattr(args, "config", None))
-    config = load_config(path, explicit=explicit)
+    try:
+        config = load_config(path, explicit=explicit)
+    except ConfigError as exc:
+        raise CommandError(os.EX_CONFIG, *(str(issue) for issue in exc.issues)) from None
     runtime.register_process(StateProcess())
     runtime.register_process(HealthProcess(config.health))
     web = dataclasses.replace(config.web, port=args.port)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,14 +35,18 @@ def test_help_lists_every_command():
 
 def test_no_command_is_a_usage_error():
     out = run()
-    assert out.returncode == 2
-    assert "required: COMMAND" in out.stderr
+    assert out.returncode == os.EX_USAGE  # sysexits, not argparse's 2
+    assert out.stderr == (
+        "bussdcc-system: the following arguments are required: COMMAND"
+        " (see bussdcc-system --help)\n"
+    )
 
 
 def test_history_on_a_missing_directory_says_so(tmp_path):
     out = run("history", "episodes", "--dir", str(tmp_path / "nowhere"))
-    assert out.returncode == 0
+    assert out.returncode == os.EX_NOINPUT
     assert "does not exist: nothing has been recorded there" in out.stderr
+    assert out.stdout == ""  # and never "no under-voltage or throttling"
 
 
 def test_history_export_reads_what_the_sink_wrote(tmp_path):
@@ -59,3 +66,51 @@ def test_history_export_reads_what_the_sink_wrote(tmp_path):
     segments = run("history", "segments", "--dir", str(directory))
     assert segments.returncode == 0
     assert ".jsonl" in segments.stdout
+
+
+def _listening(pid: int, port: int) -> set[str]:
+    """The local addresses of the sockets ``pid`` holds in LISTEN state on ``port``,
+    as the kernel has them (/proc/net/tcp*)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd))
+        if m:
+            inodes.add(m.group(1))
+    found = set()
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            address, _, hex_port = fields[1].rpartition(":")
+            if fields[3] == "0A" and int(hex_port, 16) == port and fields[9] in inodes:
+                raw = bytes.fromhex(address)
+                # the kernel prints each 32-bit word in host (little-endian) order
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                host = socket.inet_ntop(family, words)
+                found.add(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return found
+
+
+def test_the_journal_names_the_address_the_dashboard_is_bound_to(tmp_path):
+    """Before: "dashboard listening on http://127.0.0.1:PORT" while bound to 0.0.0.0."""
+    from tests.bussdcc_system.daemon_harness import DaemonProcess, NotifySocket, free_port
+
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"web:\n  host: 0.0.0.0\n  port: {port}\n"
+        f"history:\n  directory: {tmp_path / 'history'}\ndevices: []\n"
+    )
+    notify = NotifySocket(tmp_path / "notify.sock")
+    try:
+        with DaemonProcess(config, notify) as daemon:
+            notify.wait_for(lambda m: m.get("READY") == "1")
+            bound = _listening(daemon.pid, port)
+            assert daemon.stop() == 0
+    finally:
+        notify.close()
+    assert bound == {f"0.0.0.0:{port}"}
+    # Both streams go to the journal: the console sink's JSON lines on stdout, the log
+    # on stderr (where this line is).
+    journal = daemon.stdout() + daemon.stderr()
+    said = re.findall(r"dashboard listening on (\S+)", journal)
+    assert said == [f"0.0.0.0:{port}"], journal

@@ -91,7 +91,7 @@ class WebInterface(Interface):
         assert self.app is not None
         server = WebServer(host, port, self.app)  # binds now, or raises BindError
         server.start()
-        log.info("dashboard listening on %s", server.url)
+        log.info("dashboard listening on %s", server.bound)
         return server
 
     def stop(self, ctx: Context | None = None) -> None:
@@ -170,7 +170,7 @@ class WebInterface(Interface):
             self._server = new
             self.config = config
         self._disconnect_all()
-        log.info("dashboard moved to %s", new.url)
+        log.info("dashboard moved to %s", new.bound)
 
 
 __all__ = ["SOCKETIO_PATH", "BindError", "WebInterface"]

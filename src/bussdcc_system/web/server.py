@@ -98,6 +98,12 @@ class WebServer:
         host = "[::1]" if host == "::" else (f"[{host}]" if ":" in host else host)
         return f"http://{host}:{self.port}"
 
+    @property
+    def bound(self) -> str:
+        """The address the socket is bound to (``0.0.0.0:8086``), as the journal says it."""
+        host, port = self._server.socket.getsockname()[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
     def start(self) -> None:
         thread = threading.Thread(
             target=self._server.serve_forever,

@@ -146,3 +146,20 @@ def test_parse_when() -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         parse_when("yesterday-ish")
     assert timedelta(seconds=1)
+
+
+def test_parse_when_bounds() -> None:
+    """A duration reaching before 1970 is "from the beginning"; a time given outright
+    must be one a clock can show."""
+    now = 1_000_000.0
+    assert parse_when("11d", now) == now - 11 * 86400
+    assert parse_when("12d", now) == 0.0
+    assert parse_when("99999999999999999999w", now) == 0.0
+    assert parse_when("@0") == 0.0
+    assert parse_when("9999-12-31T23:59:59Z") == 253402300799.0
+    for text in ("@-1", "@99999999999999", "0001-01-01", "9999-12-31T23:59:59-01:00"):
+        with pytest.raises(argparse.ArgumentTypeError, match="out of range"):
+            parse_when(text, now)
+    for text in ("@nan", "@inf", "@1e400", "@", "1e400", "1e400s"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a time"):
+            parse_when(text, now)
