@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
+import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -225,3 +229,192 @@ def test_stalled_critical_service_stops_watchdog_pings(notify, tmp_path):
         after = notify.collect(2.0)
         assert not any(m.get("WATCHDOG") == "1" for m in after), after
         daemon.proc.kill()
+
+
+# -- a reload is a transaction -------------------------------------------------------------
+
+
+def history_names(history: Path) -> list[str]:
+    """The record names in the history files, in order (a line being written is skipped)."""
+    names = []
+    for f in sorted(history.rglob("*.jsonl")):
+        for line in f.read_text().splitlines():
+            try:
+                names.append(json.loads(line)["name"])
+            except ValueError:
+                continue
+    return names
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.1)
+
+
+def healthz(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+        return int(resp.status)
+
+
+def reload_and_wait(daemon: DaemonProcess, notify: NotifySocket) -> list[dict[str, str]]:
+    """SIGHUP; every datagram from RELOADING=1 to the READY=1 that ends the reload."""
+    seen = len(notify.messages)
+    daemon.signal(signal.SIGHUP)
+    notify.wait_for(ready)
+    datagrams = notify.messages[seen:]
+    first = next(i for i, m in enumerate(datagrams) if m.get("RELOADING") == "1")
+    return datagrams[first:]
+
+
+def privileged_port() -> int:
+    start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    if start <= 1:
+        pytest.skip("this host lets anyone bind any port (ip_unprivileged_port_start=0)")
+    return min(1000, start - 1)
+
+
+def without_bind_capability() -> list[str]:
+    """Run the daemon unable to bind a port below 1024: as root, without any capability."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is needed to drop CAP_NET_BIND_SERVICE")
+    return [setpriv, "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+@dataclass
+class Failure:
+    """A reload that cannot be applied: the new file, the reason, and a version that works."""
+
+    broken: str
+    reason: str
+    fixed: str
+    new_port: int | None  # where the fixed file serves (None: the port does not move)
+    wrapper: list[str] = field(default_factory=list)
+    blocker: socket.socket | None = None
+
+
+def failure(kind: str, original: str, port: int, tmp_path: Path) -> Failure:
+    """Each broken file also turns history off and changes a threshold: a failed reload
+    must apply neither."""
+    changed = original.replace("temperature_warning: 70", "temperature_warning: 65")
+    history_off = changed.replace("history:\n", "history:\n  enabled: false\n", 1)
+    fixed_port = free_port()
+    moved = history_off.replace(f"port: {port}", f"port: {fixed_port}")
+    if kind == "port in use":
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        return Failure(
+            history_off.replace(f"port: {port}", f"port: {taken}"),
+            f"cannot listen on 127.0.0.1:{taken}: address already in use",
+            moved,
+            fixed_port,
+            blocker=blocker,
+        )
+    if kind == "privileged port":
+        low = privileged_port()
+        return Failure(
+            history_off.replace(f"port: {port}", f"port: {low}"),
+            f"cannot listen on 127.0.0.1:{low}: permission denied "
+            "(a port below 1024 needs root or CAP_NET_BIND_SERVICE)",
+            moved,
+            fixed_port,
+            wrapper=without_bind_capability(),
+        )
+    if kind == "unknown host":
+        broken = history_off.replace("host: 127.0.0.1", "host: no-such-host.invalid")
+        return Failure(
+            broken,
+            f"cannot listen on no-such-host.invalid:{port}: unknown host",
+            moved.replace("host: 127.0.0.1", "host: localhost"),
+            fixed_port,
+        )
+    assert kind == "history directory"
+    (tmp_path / "a-file").write_text("not a directory\n")
+    history = str(tmp_path / "history")
+    return Failure(
+        changed.replace(history, str(tmp_path / "a-file" / "history")),
+        f"cannot use the history directory {tmp_path / 'a-file' / 'history'}: "
+        "a part of the path is not a directory",
+        changed.replace(history, str(tmp_path / "history-2")),
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "kind", ["port in use", "privileged port", "unknown host", "history directory"]
+)
+def test_a_reload_that_cannot_be_applied_changes_nothing_and_says_why(
+    notify: NotifySocket, setup: tuple[Path, int, Path], tmp_path: Path, kind: str
+) -> None:
+    config, port, history = setup
+    original = config.read_text()
+    case = failure(kind, original, port, tmp_path)
+    try:
+        with DaemonProcess(config, notify, wrapper=case.wrapper) as daemon:
+            notify.wait_for(ready)
+            config.write_text(case.broken)
+            datagrams = reload_and_wait(daemon, notify)
+            print(f"{kind}: {datagrams}")
+            # RELOADING=1 ... READY=1, with the reason in words in STATUS=.
+            assert datagrams[0]["RELOADING"] == "1"
+            assert datagrams[-1]["READY"] == "1"
+            status = datagrams[-1]["STATUS"]
+            assert status.startswith(
+                "reload failed, still running the previous configuration: " + case.reason
+            ), status
+            assert daemon.proc.poll() is None
+            # Nothing changed: the old port serves, history is still written.
+            assert healthz(port) == 200
+            wait_until(
+                "history written after the failed reload",
+                lambda: (
+                    "system.cpu.usage.updated"
+                    in history_names(history)[
+                        history_names(history).index("config.reload_failed") :
+                    ]
+                    if "config.reload_failed" in history_names(history)
+                    else False
+                ),
+            )
+            assert not (tmp_path / "history-2").exists()
+            # STATUS= keeps saying so, across watchdog pings, until a reload succeeds.
+            later = [m["STATUS"] for m in notify.collect(2.5) if "STATUS" in m]
+            assert all(s.startswith("reload failed") for s in later), later
+            # What runs is still the original file: reloading it changes nothing.
+            config.write_text(original)
+            back = reload_and_wait(daemon, notify)
+            assert back[-1]["STATUS"].startswith("reloaded (no changes)"), back
+            # The new file, once it can work, applies.
+            config.write_text(case.fixed)
+            applied = reload_and_wait(daemon, notify)
+            assert applied[-1]["STATUS"].startswith("reloaded ("), applied
+            assert "change(s) applied" in applied[-1]["STATUS"]
+            if case.new_port is not None:
+                assert healthz(case.new_port) == 200
+                with pytest.raises(OSError):
+                    healthz(port)
+            else:
+                wait_until(
+                    "history in the new directory",
+                    lambda: "system.cpu.usage.updated" in history_names(tmp_path / "history-2"),
+                )
+            daemon.signal(signal.SIGTERM)
+            assert daemon.wait() == 0
+    finally:
+        if case.blocker is not None:
+            case.blocker.close()
+    # The journal: an error message with the reason (console sink) and one log line.
+    events = [json.loads(line) for line in daemon.stdout().splitlines()]
+    failed = [e for e in events if e["name"] == "config.reload_failed"]
+    assert len(failed) == 1 and failed[0]["severity"] == "error"
+    assert failed[0]["data"]["errors"][0].startswith(case.reason)
+    logged = daemon.stderr()
+    assert f"reload failed, keeping the running configuration: {case.reason}" in logged
+    assert "Traceback" not in logged
