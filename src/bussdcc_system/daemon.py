@@ -1,6 +1,7 @@
 """The daemon: the appliance on a SignalRuntime, glued to systemd.
 
-Main thread: signals, reload and watchdog pings (``on_idle``). ``READY=1`` is sent only
+Main thread: signals, reload and watchdog pings (``on_idle``, every third of
+``WATCHDOG_USEC``, and between reloads when signals pour in). ``READY=1`` is sent only
 after boot finished, which includes binding the web port. ``WATCHDOG=1`` is sent only
 while the kernel's liveness check passes (a heartbeat went through dispatch end to end
 and every critical service ticks within its deadline), never from a blind timer, so a
@@ -93,7 +94,9 @@ class Daemon(SignalRuntime):
         self.notifier = notifier or Notifier()
         self.root = root
         interval = self.notifier.watchdog_interval
-        self.idle_interval = min(1.0, interval / 2) if interval else 1.0
+        self._check_interval = min(1.0, interval / 2) if interval else 1.0
+        """How often the main loop looks at least (STATUS=, and liveness while withheld)."""
+        self.idle_interval = self._check_interval
         self._last_ping = float("-inf")
         self._withheld = False
         self._last_status = ""
@@ -181,12 +184,19 @@ class Daemon(SignalRuntime):
     # -- main-thread work ---------------------------------------------------------------
 
     def on_idle(self) -> None:
+        """Ping when a ping is due (every third of WATCHDOG_USEC, while liveness passes),
+        and wake up again just when the next one is. Called between reloads too, so a
+        storm of signals does not delay it."""
         interval = self.notifier.watchdog_interval
         now = self.clock.monotonic()
-        if interval is not None and now - self._last_ping >= interval:
-            self._feed_watchdog(now)
-        elif interval is None:
+        if interval is None:
             self._refresh_status()
+            return
+        if now - self._last_ping >= interval:
+            self._feed_watchdog(now)
+        due = self._last_ping + interval - self.clock.monotonic()
+        wait = self._check_interval if self._withheld else min(self._check_interval, due)
+        self.idle_interval = max(0.001, wait)
 
     def _feed_watchdog(self, now: float) -> None:
         live = self.liveness()

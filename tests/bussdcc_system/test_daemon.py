@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import signal
 import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -418,3 +420,57 @@ def test_a_reload_that_cannot_be_applied_changes_nothing_and_says_why(
     logged = daemon.stderr()
     assert f"reload failed, keeping the running configuration: {case.reason}" in logged
     assert "Traceback" not in logged
+
+
+def test_a_storm_of_sighups_keeps_the_watchdog_fed(
+    notify: NotifySocket, setup: tuple[Path, int, Path]
+) -> None:
+    """500 SIGHUPs in a tenth of a second or so. The daemon promises a ping every third
+    of WATCHDOG_USEC; systemd kills it when one is WATCHDOG_USEC late. Through the storm
+    no gap between pings may reach that: the interval plus twice the interval of slack.
+    (Before: one full reload per signal, back to back, and no ping for 1.4-1.8 s.) The
+    signals merge into far fewer reloads, each ending with READY=1."""
+    config, port, _history = setup
+    usec = 1_000_000
+    interval = usec / 1e6 / 3
+    bound = interval + 2 * interval
+    with DaemonProcess(config, notify, watchdog_usec=usec) as daemon:
+        notify.wait_for(ready)
+        notify.wait_for(lambda m: m.get("WATCHDOG") == "1")
+        pings = [time.monotonic()]
+        seen = len(notify.messages)
+
+        def storm() -> None:
+            for _ in range(500):
+                daemon.signal(signal.SIGHUP)
+                time.sleep(0.0001)
+
+        sender = threading.Thread(target=storm)
+        sender.start()
+        end = None  # read on for two timeouts after the storm
+        while end is None or time.monotonic() < end:
+            msg = notify.read(0.05)
+            if msg is not None and msg.get("WATCHDOG") == "1":
+                pings.append(time.monotonic())
+            if end is None and not sender.is_alive():
+                end = time.monotonic() + 2 * bound
+            if time.monotonic() - pings[-1] > 3 * bound:
+                break  # starved: the assertion below says by how much
+        sender.join()
+        gaps = [b - a for a, b in itertools.pairwise(pings)]
+        print(f"SIGHUP storm: {len(pings) - 1} pings, largest gap {max(gaps, default=0):.2f}s")
+        assert len(pings) >= 3, notify.messages[seen:]
+        assert max(gaps) < bound, gaps
+        notify.collect(1.0)
+        datagrams = notify.messages[seen:]
+        reloads = sum(1 for m in datagrams if m.get("RELOADING") == "1")
+        print(f"SIGHUP storm: {reloads} reloads for 500 signals")
+        assert 1 <= reloads <= 100, reloads
+        states = [m for m in datagrams if "RELOADING" in m or "READY" in m]
+        assert [m.get("READY") for m in states[1::2]] == ["1"] * reloads, states
+        assert [m.get("RELOADING") for m in states[::2]] == ["1"] * reloads, states
+        assert healthz(port) == 200
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0
+    events = [json.loads(line) for line in daemon.stdout().splitlines()]
+    assert sum(1 for e in events if e["name"] == "system.reload") == reloads
