@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bussdcc_system.daemon_harness import DaemonProcess, NotifySocket, free_port
+from tests.bussdcc_system.daemon_harness import REPO, DaemonProcess, NotifySocket, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -474,3 +477,57 @@ def test_a_storm_of_sighups_keeps_the_watchdog_fed(
         assert daemon.wait() == 0
     events = [json.loads(line) for line in daemon.stdout().splitlines()]
     assert sum(1 for e in events if e["name"] == "system.reload") == reloads
+
+
+# -- the unit's ExecReload= ------------------------------------------------------------------
+
+
+def exec_reload(unit: Path, pid: int, config: Path) -> subprocess.CompletedProcess[str]:
+    """Run the unit's ``ExecReload=`` lines as systemd does: in order, ``${MAINPID}`` set,
+    stopping at the first that fails; the installed binary is this tree's module."""
+    commands = [
+        line.split("=", 1)[1]
+        for line in unit.read_text().splitlines()
+        if line.startswith("ExecReload=")
+    ]
+    assert commands
+    env = {**os.environ, "MAINPID": str(pid), "BUSSDCC_SYSTEM_CONFIG": str(config)}
+    env["PYTHONPATH"] = str(REPO / "src")
+    result = subprocess.CompletedProcess[str]([], 0, "", "")
+    for command in commands:
+        argv = shlex.split(command)
+        if argv[0] == "/usr/bin/bussdcc-system":
+            argv = [sys.executable, "-m", "bussdcc_system", *argv[1:]]
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            break
+    return result
+
+
+def test_the_units_reload_refuses_a_broken_file_and_leaves_the_daemon_alone(
+    notify: NotifySocket, setup: tuple[Path, int, Path]
+) -> None:
+    """``systemctl reload`` exits with the status of the failed ExecReload= line: a broken
+    file is a non-zero status with the reason (the check runs first) while the daemon,
+    never signalled, runs on; a good file reloads it."""
+    config, port, _history = setup
+    unit = REPO / "systemd" / "bussdcc-system.service"
+    good = config.read_text()
+    with DaemonProcess(config, notify) as daemon:
+        notify.wait_for(ready)
+        config.write_text(good.replace("port: ", "prot: "))
+        seen = len(notify.messages)
+        refused = exec_reload(unit, daemon.pid, config)
+        assert refused.returncode == os.EX_CONFIG
+        assert "web.prot: unknown key; did you mean 'port'?" in refused.stderr
+        notify.collect(1.0)
+        assert not any("RELOADING" in m for m in notify.messages[seen:])  # not signalled
+        assert daemon.proc.poll() is None and healthz(port) == 200
+        config.write_text(good.replace("temperature_warning: 70", "temperature_warning: 65"))
+        applied = exec_reload(unit, daemon.pid, config)
+        assert applied.returncode == 0, applied.stderr
+        notify.wait_for(lambda m: m.get("RELOADING") == "1")
+        done = notify.wait_for(ready)
+        assert done["STATUS"].startswith("reloaded (1 change(s) applied)")
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0
