@@ -479,6 +479,59 @@ def test_a_storm_of_sighups_keeps_the_watchdog_fed(
     assert sum(1 for e in events if e["name"] == "system.reload") == reloads
 
 
+def test_moving_the_dashboard_to_another_address_on_its_own_port(
+    notify: NotifySocket, setup: tuple[Path, int, Path]
+) -> None:
+    """0.0.0.0:P to 127.0.0.1:P cannot be bound beside the running listener: it gives
+    way at commit (the one step that can fail there), and the move applies."""
+    config, port, _history = setup
+    wildcard = config.read_text().replace("host: 127.0.0.1", "host: 0.0.0.0")
+    config.write_text(wildcard)
+    with DaemonProcess(config, notify) as daemon:
+        notify.wait_for(ready)
+        config.write_text(wildcard.replace("host: 0.0.0.0", "host: 127.0.0.1"))
+        done = reload_and_wait(daemon, notify)[-1]
+        assert done["STATUS"].startswith("reloaded (1 change(s) applied)"), done
+        assert healthz(port) == 200
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0
+    assert "web.host: '0.0.0.0' -> '127.0.0.1'" in daemon.stderr()
+
+
+def test_a_defect_in_the_reload_still_ends_it_with_ready(
+    tmp_path: Path, notify: NotifySocket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """systemd waits for READY=1 after RELOADING=1: even a reload that raises (a bug, here
+    injected) sends it, and says that it failed."""
+    from bussdcc.testing import SimClock
+    from bussdcc_system import daemon as daemon_module
+    from bussdcc_system.config import load_config
+    from bussdcc_system.notify import Notifier
+
+    config = write_config(tmp_path / "config.yaml", free_port(), tmp_path / "history")
+    config.write_text(config.read_text().replace("web:\n", "web:\n  enabled: false\n", 1))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(daemon_module, "prepare", broken)
+    d = daemon_module.Daemon(
+        load_config(config),
+        config,
+        notifier=Notifier({"NOTIFY_SOCKET": str(notify.path)}),
+        root=str(tmp_path),
+        clock=SimClock(),
+    )
+    d.on_reload()
+    assert notify.read(5) is not None  # RELOADING=1
+    done = notify.read(5)
+    assert done is not None and done["READY"] == "1"
+    assert done["STATUS"].startswith(
+        "reload failed, still running the previous configuration: "
+        "unexpected error RuntimeError('injected') (see the log)"
+    ), done
+
+
 # -- the unit's ExecReload= ------------------------------------------------------------------
 
 
