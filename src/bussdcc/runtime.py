@@ -6,7 +6,10 @@ earlier one raised, with bounded thread joins. A boot that fails half-way rolls 
 what it had started. Every kind of component can also be added and removed while the
 runtime runs (a reload does both). The runtime is itself the first subscriber of the
 event bus, so processes, interfaces and services see every event in the bus's single
-total order.
+total order. A process registered before boot sees every message from
+``runtime.booting`` on: what is emitted while components start (``device.attached``,
+``process.started``, ...) is held until the processes and interfaces have started, then
+delivered in order, before anything emitted later.
 """
 
 from __future__ import annotations
@@ -81,6 +84,9 @@ class Runtime:
         self._interfaces: list[Interface] = []
         self._started: list[Process] = []
         self._handlers: tuple[Callable[[Context, Event[Message]], None], ...] = ()
+        self._held: list[Event[Message]] | None = None
+        """While booting: what dispatch has seen but not yet delivered to the components."""
+        self._release_held = False
         self._service_targets: tuple[Service, ...] = ()
         self._lock = threading.RLock()
         self._booted = False
@@ -96,12 +102,24 @@ class Runtime:
 
     # -- registration -------------------------------------------------------------------
 
-    def attach_device(self, device: Device) -> bool:
-        """Register a device; attach it now if booted. False if it failed (reported)."""
+    def attach_device(self, device: Device, *, attached: bool = False) -> bool:
+        """Register a device; attach it now if booted. False if it failed (reported).
+
+        ``attached``: the owner has already attached it to ``ctx`` (a reload prepares its
+        devices before it changes anything); it is only registered and reported
+        (``device.attached``). Only while booted, and only for a device that is online.
+        """
         with self._lock:
             if device.id in self._devices:
                 raise ValueError(f"a device with id {device.id!r} is already attached")
+            if attached and not (self._booted and device.online):
+                raise ValueError(
+                    f"device {device.id!r} is not attached, or the runtime is not booted"
+                )
             self._devices[device.id] = device
+            if attached:
+                self.emit(message.DeviceAttached(device.id, device.kind))
+                return True
             if self._booted:
                 return self._attach(device)
             return True
@@ -203,6 +221,20 @@ class Runtime:
         return self.events.emit(msg)
 
     def _dispatch(self, evt: Event[Message]) -> None:
+        held = self._held
+        if held is not None:
+            # Booting: hold everything until the components have started, then deliver
+            # it first. Dispatch is serialised by the bus, so what is held precedes, in
+            # the total order, every event dispatched after the release.
+            if not self._release_held:
+                held.append(evt)
+                return
+            self._held = None
+            for earlier in held:
+                self._deliver(earlier)
+        self._deliver(evt)
+
+    def _deliver(self, evt: Event[Message]) -> None:
         ctx = self.ctx
         for handle in self._handlers:
             try:
@@ -250,6 +282,7 @@ class Runtime:
             if self._booted:
                 return
             self._shutdown_done.clear()
+            self._held, self._release_held = [], False
             self._dispatch_sub = self.events.subscribe(self._dispatch, name="runtime")
             self.emit(message.RuntimeBooting(self.version))
             started: list[tuple[str, object]] = []
@@ -267,6 +300,7 @@ class Runtime:
                 self._check_cancel()
                 self._booted = True
                 self._retarget()
+                self._release_held = True  # delivered (first) with the next event
                 self.emit(message.RuntimeBooted(self.version))
                 self.services.start_monitor()
                 for name in self.services.names():
@@ -283,6 +317,7 @@ class Runtime:
 
     def _rollback(self, started: list[tuple[str, object]], exc: BaseException) -> None:
         component = started[-1][0] if started else "runtime"
+        self._release_held = True  # what started sees the boot so far, then its failure
         if not isinstance(exc, BootCancelled):
             self.emit(message.RuntimeBootFailed(component, repr(exc)))
         self._booted = False

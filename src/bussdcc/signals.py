@@ -7,6 +7,11 @@ bytecodes, possibly while that thread holds the very lock (e.g. inside
 ``threading.Event.set``), so it wakes the loop by writing a byte to a non-blocking
 self-pipe instead. A SIGTERM that arrives during boot cancels the boot (rolling back
 what started).
+
+A storm of signals must not starve the main loop's other work (a watchdog fed from
+``on_idle``): SIGHUPs coalesce (all those recorded before a reload begins are that one
+reload, so any number arriving while a reload is pending or running mean one reload
+more), and ``on_idle`` also runs between the steps of handling signals.
 """
 
 from __future__ import annotations
@@ -37,14 +42,17 @@ _ACTIONS = {
     signal.SIGUSR1: "user1",
     signal.SIGUSR2: "user2",
 }
+_IDLE_EVERY = 64
+"""Signals handled between two ``on_idle`` calls in a storm (more often after a reload)."""
 
 
 class SignalRuntime(ThreadedRuntime):
     """Run on the main thread: ``run()`` returns the process exit status.
 
     Subclasses override ``on_reload`` (SIGHUP), ``on_user_signal`` and ``on_idle``
-    (called about every ``idle_interval`` seconds on the main thread, e.g. to feed a
-    watchdog).
+    (called on the main thread about every ``idle_interval`` seconds and between the
+    steps of handling signals, e.g. to feed a watchdog: it must be cheap and decide
+    itself whether something is due).
     """
 
     idle_interval: float = 1.0
@@ -132,22 +140,43 @@ class SignalRuntime(ThreadedRuntime):
             self.restore_signal_handlers()
 
     def _process_signals(self) -> bool:
-        """Handle recorded signals in order; True when one of them asks for shutdown."""
-        while self._signals:
-            signum = self._signals.popleft()
-            action = _ACTIONS.get(signal.Signals(signum), "unknown")
-            self.emit(message.SystemSignal(signum, action))
-            if signum in SHUTDOWN_SIGNALS:
-                self.request_shutdown(f"received {signal.Signals(signum).name}")
-                return True
-            try:
-                if signum == signal.SIGHUP:
-                    self.emit(message.SystemReload())
-                    self.on_reload()
-                else:
-                    self.on_user_signal(signum)
-            except Exception:
-                log.exception("handling %s failed", signal.Signals(signum).name)
+        """Handle the recorded signals in order; True when one of them asks for shutdown.
+
+        The signals recorded so far are one batch: each becomes a ``system.signal``
+        message, then each is acted on in order, except that the batch's SIGHUPs are one
+        reload (``system.reload``, ``on_reload``), at the place of the first: all of them
+        arrived before it read anything. What arrives meanwhile is the next batch.
+        ``on_idle`` runs after each reload and every ``_IDLE_EVERY`` signals, so that a
+        watchdog fed from it is fed through a storm of signals."""
+        signals = self._signals
+        while signals:
+            batch = [signals.popleft() for _ in range(len(signals))]
+            for count, signum in enumerate(batch, 1):
+                action = _ACTIONS.get(signal.Signals(signum), "unknown")
+                self.emit(message.SystemSignal(signum, action))
+                if signum in SHUTDOWN_SIGNALS:
+                    del batch[count:]  # what came after it is not acted on
+                    break
+                if count % _IDLE_EVERY == 0:
+                    self.on_idle()
+            reloaded = False
+            for count, signum in enumerate(batch, 1):
+                if signum in SHUTDOWN_SIGNALS:
+                    self.request_shutdown(f"received {signal.Signals(signum).name}")
+                    return True
+                if signum == signal.SIGHUP and reloaded:
+                    continue
+                try:
+                    if signum == signal.SIGHUP:
+                        reloaded = True
+                        self.emit(message.SystemReload())
+                        self.on_reload()
+                    else:
+                        self.on_user_signal(signum)
+                except Exception:
+                    log.exception("handling %s failed", signal.Signals(signum).name)
+                if signum == signal.SIGHUP or count % _IDLE_EVERY == 0:
+                    self.on_idle()
         return False
 
     def on_reload(self) -> None:
@@ -157,7 +186,8 @@ class SignalRuntime(ThreadedRuntime):
         """SIGUSR1/SIGUSR2, on the main thread (a message has already been emitted)."""
 
     def on_idle(self) -> None:
-        """Called on the main thread about every ``idle_interval`` seconds."""
+        """Called on the main thread about every ``idle_interval`` seconds, and between the
+        steps of handling signals (after each reload)."""
 
 
 def _close_fds(*fds: int) -> None:

@@ -2,9 +2,11 @@
 
 This is the one module that knows both the configuration schema and the component
 constructors (which take plain values). ``build_components`` makes everything;
-``Components.register`` hands it to a runtime; ``Components.apply`` applies a reload's
-``ConfigDiff`` live: new intervals, thresholds and disks are assigned in place, a
-changed device is detached and attached again with its new settings.
+``Components.register`` hands it to a runtime. A reload's ``ConfigDiff`` is applied in
+two steps: ``prepare_devices`` builds and attaches the new and changed devices while
+the old ones keep running (the part that can fail: ``DeviceError`` naming the device,
+with nothing changed), then ``commit`` assigns new intervals, thresholds and disks in
+place and swaps the devices, and cannot fail. ``apply`` does both.
 
 With ``devices: None`` (auto-detect), ``detect_devices`` attaches throttling when
 vcgencmd exists or an ``rpi_volt`` hwmon sensor does, and a thermal zone when the host
@@ -18,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from bussdcc import Device, Process, Service
+from bussdcc import Device, DeviceError, Process, Service
 from bussdcc_system.config import (
     Config,
     ConfigDiff,
@@ -115,6 +117,28 @@ def build_device(
 
 
 @dataclass
+class PreparedDevices:
+    """A reload's new and changed devices, built and attached, not yet in the runtime."""
+
+    ready: list[tuple[DeviceConfig, Device, Service]] = field(default_factory=list)
+    handed_over: list[Device] = field(default_factory=list)
+    """Old versions taken out of the runtime early, because the new one needs their
+    hardware (a status LED's GPIO pin): attached again if the reload is abandoned."""
+
+    def discard(self, runtime: Runtime) -> None:
+        """Abandon the reload: detach what was prepared, give back what was handed over."""
+        for _spec, device, _service in reversed(self.ready):
+            try:
+                device.detach()
+            except Exception as exc:
+                log.warning("detaching the prepared device %s failed: %r", device.id, exc)
+        self.ready.clear()
+        for device in self.handed_over:
+            runtime.attach_device(device)
+        self.handed_over.clear()
+
+
+@dataclass
 class Components:
     """Everything the appliance runs on the kernel, built from one configuration."""
 
@@ -161,14 +185,63 @@ class Components:
             runtime.register_service(service)
 
     def apply(self, runtime: Runtime, diff: ConfigDiff, config: Config) -> None:
-        """Apply a reload live: only what ``diff`` says changed."""
+        """Apply a reload live, only what ``diff`` says changed: ``prepare_devices`` then
+        ``commit``. ``DeviceError`` (nothing changed) if a new device cannot attach."""
+        self.commit(runtime, diff, config, self.prepare_devices(runtime, diff))
+
+    def prepare_devices(self, runtime: Runtime, diff: ConfigDiff) -> PreparedDevices:
+        """Build and attach the added and changed devices while the running ones stay as
+        they are; ``DeviceError`` saying which device and why, with nothing changed. The
+        one exception: a changed device whose old version holds its hardware (a status
+        LED on the same GPIO pin) is detached first, and attached again if the reload is
+        abandoned."""
+        prepared = PreparedDevices()
+        running = {d.id: d for d in self.device_configs}
+        changed = {d.id for d in diff.devices_changed}
+        try:
+            for spec in (*diff.devices_added, *diff.devices_changed):
+                device, service = build_device(spec, self.host, pin_factory=self.pin_factory)
+                old = self.devices.get(spec.id)
+                if (
+                    spec.id in changed
+                    and old is not None
+                    and spec.id in runtime.devices()
+                    and _same_hardware(running.get(spec.id), spec)
+                ):
+                    runtime.detach_device(spec.id)
+                    prepared.handed_over.append(old)
+                try:
+                    device.attach(runtime.ctx)
+                except Exception as exc:
+                    raise DeviceError(
+                        f"device {spec.id} ({spec.kind}): {str(exc) or repr(exc)}"
+                    ) from exc
+                prepared.ready.append((spec, device, service))
+        except BaseException:
+            prepared.discard(runtime)
+            raise
+        return prepared
+
+    def commit(
+        self, runtime: Runtime, diff: ConfigDiff, config: Config, devices: PreparedDevices
+    ) -> None:
+        """Switch over to ``config`` (nothing here fails): assignments in place, then the
+        removed and changed devices out, the prepared ones in."""
         if diff.sampling_changed:
             self.apply_sampling(config)
         if diff.health_changed:
             self.apply_health(config)
         if diff.disks_changed:
             self.apply_disks(config, runtime)
-        self.apply_devices(runtime, diff)
+        for spec in (*diff.devices_removed, *diff.devices_changed):
+            self.remove_device(runtime, spec.id)
+        for spec, device, service in devices.ready:
+            self.devices[spec.id] = device
+            self.device_services[spec.id] = service
+            runtime.attach_device(device, attached=True)
+            runtime.register_service(service)
+        devices.ready.clear()
+        devices.handed_over.clear()
         self.config = config
 
     def apply_sampling(self, config: Config) -> None:
@@ -193,15 +266,6 @@ class Components:
             runtime.state.update("system.disk_io", _keep((disk.sd_card,)))
         self.config = config
 
-    def apply_devices(self, runtime: Runtime, diff: ConfigDiff) -> None:
-        """Detach removed and changed devices, attach added and changed ones."""
-        for spec in (*diff.devices_removed, *diff.devices_changed):
-            self.remove_device(runtime, spec.id)
-        for spec in (*diff.devices_added, *diff.devices_changed):
-            device, service = self._add_device(spec)
-            runtime.attach_device(device)
-            runtime.register_service(service)
-
     def remove_device(self, runtime: Runtime, device_id: str) -> None:
         service = self.device_services.pop(device_id, None)
         if service is not None and runtime.services.get(service.name) is service:
@@ -209,6 +273,14 @@ class Components:
         self.devices.pop(device_id, None)
         if device_id in runtime.devices():
             runtime.detach_device(device_id)
+
+
+def _same_hardware(old: DeviceConfig | None, new: DeviceConfig) -> bool:
+    """Can the two not be attached at once? A GPIO pin has one owner at a time."""
+    if old is None:
+        return False
+    a, b = old.options, new.options
+    return isinstance(a, StatusLedOptions) and isinstance(b, StatusLedOptions) and a.pin == b.pin
 
 
 def _keep(keys: Sequence[str | None]) -> Callable[[Any], Any]:
@@ -264,6 +336,7 @@ __all__ = [
     "PROCESS_USAGE_INTERVAL",
     "SD_CARD",
     "Components",
+    "PreparedDevices",
     "build_components",
     "build_device",
     "detect_devices",

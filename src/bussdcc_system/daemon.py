@@ -1,18 +1,24 @@
 """The daemon: the appliance on a SignalRuntime, glued to systemd.
 
-Main thread: signals, reload and watchdog pings (``on_idle``). ``READY=1`` is sent only
+Main thread: signals, reload and watchdog pings (``on_idle``, every third of
+``WATCHDOG_USEC``, and between reloads when signals pour in). ``READY=1`` is sent only
 after boot finished, which includes binding the web port. ``WATCHDOG=1`` is sent only
 while the kernel's liveness check passes (a heartbeat went through dispatch end to end
 and every critical service ticks within its deadline), never from a blind timer, so a
 hung dispatch or a stalled critical service makes systemd restart the process.
-SIGHUP re-reads the YAML and applies only the difference; an invalid file keeps the
-running configuration and says why in ``STATUS=``.
+SIGHUP re-reads the YAML and applies only the difference, as a transaction
+(``reload.py``): everything that can fail (parse, validate, bind the new address, the
+new history directory, new devices) is made ready before anything running changes, then
+the switch is made. A reload that fails changes nothing, emits ``config.reload_failed``
+with the reason, says it in ``STATUS=`` until a reload succeeds, and is followed by
+``READY=1`` like every reload.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +29,6 @@ from bussdcc_system import __version__
 from bussdcc_system.components import Components, build_components
 from bussdcc_system.config import (
     Config,
-    ConfigDiff,
     ConfigError,
     diff_configs,
     load_config,
@@ -32,7 +37,9 @@ from bussdcc_system.config import (
 from bussdcc_system.console import ConsoleSink
 from bussdcc_system.history.sink import HistorySink
 from bussdcc_system.notify import Notifier
+from bussdcc_system.reload import PreparedReload, ReloadError, prepare
 from bussdcc_system.web.interface import WebInterface
+from bussdcc_system.web.server import BindError
 
 log = logging.getLogger("bussdcc_system.daemon")
 
@@ -87,7 +94,9 @@ class Daemon(SignalRuntime):
         self.notifier = notifier or Notifier()
         self.root = root
         interval = self.notifier.watchdog_interval
-        self.idle_interval = min(1.0, interval / 2) if interval else 1.0
+        self._check_interval = min(1.0, interval / 2) if interval else 1.0
+        """How often the main loop looks at least (STATUS=, and liveness while withheld)."""
+        self.idle_interval = self._check_interval
         self._last_ping = float("-inf")
         self._withheld = False
         self._last_status = ""
@@ -106,8 +115,13 @@ class Daemon(SignalRuntime):
         if config.web.enabled:
             self.web = self._make_web(config)
 
-    def _make_web(self, config: Config) -> WebInterface:
-        web = WebInterface(config.web, history_dir=config.history.directory, liveness=self.liveness)
+    def _make_web(self, config: Config, listener: socket.socket | None = None) -> WebInterface:
+        web = WebInterface(
+            config.web,
+            history_dir=config.history.directory,
+            liveness=self.liveness,
+            listener=listener,
+        )
         self.register_interface(web)
         return web
 
@@ -170,12 +184,19 @@ class Daemon(SignalRuntime):
     # -- main-thread work ---------------------------------------------------------------
 
     def on_idle(self) -> None:
+        """Ping when a ping is due (every third of WATCHDOG_USEC, while liveness passes),
+        and wake up again just when the next one is. Called between reloads too, so a
+        storm of signals does not delay it."""
         interval = self.notifier.watchdog_interval
         now = self.clock.monotonic()
-        if interval is not None and now - self._last_ping >= interval:
-            self._feed_watchdog(now)
-        elif interval is None:
+        if interval is None:
             self._refresh_status()
+            return
+        if now - self._last_ping >= interval:
+            self._feed_watchdog(now)
+        due = self._last_ping + interval - self.clock.monotonic()
+        wait = self._check_interval if self._withheld else min(self._check_interval, due)
+        self.idle_interval = max(0.001, wait)
 
     def _feed_watchdog(self, now: float) -> None:
         live = self.liveness()
@@ -204,34 +225,60 @@ class Daemon(SignalRuntime):
             self.notifier.status(text)
 
     def on_reload(self) -> None:
+        """SIGHUP: parse, prepare, commit; READY=1 whatever happens (systemd waits for it)."""
         self.notifier.reloading(f"reloading {self.config_path}")
+        try:
+            status = self._reload()
+        except Exception as exc:  # a defect, not a reason: the traceback goes to the log
+            log.exception("reload failed unexpectedly")
+            status = self._reload_failed((f"unexpected error {exc!r} (see the log)",))
+        self._last_status = status
+        self.notifier.ready(status)
+
+    def _reload(self) -> str:
+        """The reload itself; the STATUS= to send with READY=1."""
         try:
             new = load_config(self.config_path, explicit=self.explicit)
         except ConfigError as exc:
-            errors = tuple(str(i) for i in exc.issues)
-            self.emit(ConfigReloadFailed(str(self.config_path), errors))
-            log.error("reload failed, keeping the running configuration: %s", "; ".join(errors))
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            self._reload_error = f"{errors[0]}{more}"
-            text = self.describe()
-            self._last_status = text
-            self.notifier.ready(text)
-            return
-        self._reload_error = None
+            return self._reload_failed(tuple(str(i) for i in exc.issues))
         diff = diff_configs(self.config, new, auto_devices=self.components.auto_devices)
+        try:
+            prepared = prepare(
+                self, self.config, new, diff, web=self.web, components=self.components
+            )
+        except ReloadError as exc:
+            return self._reload_failed((str(exc),))
+        try:
+            self._commit(prepared)
+        except ReloadError as exc:  # only the first step can fail, and it changed nothing
+            prepared.discard(self)
+            return self._reload_failed((str(exc),))
+        self._reload_error = None
         changes = tuple(diff.describe())
-        self.apply(diff, new)
-        self.config = new
         self.emit(ConfigReloaded(str(self.config_path), changes))
         log.info("reloaded %s: %s", self.config_path, "; ".join(changes) or "no changes")
         summary = f"{len(changes)} change(s) applied" if changes else "no changes"
-        text = f"reloaded ({summary}); {self.describe()}"
-        self._last_status = text
-        self.notifier.ready(text)
+        return f"reloaded ({summary}); {self.describe()}"
 
-    def apply(self, diff: ConfigDiff, new: Config) -> None:
-        """Apply only what changed, live, without a restart."""
-        self.components.apply(self, diff, new)
+    def _reload_failed(self, errors: tuple[str, ...]) -> str:
+        self.emit(ConfigReloadFailed(str(self.config_path), errors))
+        log.error("reload failed, keeping the running configuration: %s", "; ".join(errors))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        self._reload_error = f"{errors[0]}{more}"
+        return self.describe()
+
+    def _commit(self, prepared: PreparedReload) -> None:
+        """Switch over to what ``prepare`` made ready. The first step, a dashboard moving
+        on its own port, may fail (``ReloadError``, its old address kept); nothing after
+        it can."""
+        diff, new = prepared.diff, prepared.config
+        if self.web is not None and new.web.enabled and diff.web_changed:
+            listener, prepared.listener = prepared.listener, None
+            try:
+                self.web.apply_config(new.web, listener=listener)
+            except BindError as exc:
+                raise ReloadError(str(exc)) from exc
+        self.components.commit(self, diff, new, prepared.devices)
         if diff.logging_changed:
             self.console.set_level(new.logging.level)
             logging.getLogger().setLevel(_log_level(new.logging.level))
@@ -243,23 +290,19 @@ class Daemon(SignalRuntime):
         if diff.history_changed:
             if self.history is not None:
                 self.history.close()
-                self.history = None
-            if new.history.enabled:
-                self.history = self._make_history(new)
+            self.history, prepared.history = prepared.history, None
+            if self.history is not None:
+                self.history.subscribe(self.events)
                 self.history.start()
-        if diff.web_changed:
-            self._apply_web(new)
-
-    def _apply_web(self, new: Config) -> None:
-        """Disabled: the interface is unregistered (stopped, detached, forgotten), so that
-        enabled again later there is exactly one."""
-        if self.web is not None and new.web.enabled:
-            self.web.apply_config(new.web)
-        elif self.web is not None:
+        if self.web is not None and not new.web.enabled:
+            # Unregistered (stopped, detached, forgotten): enabled again later, there is
+            # exactly one.
             self.unregister_interface(self.web.name)
             self.web = None
-        elif new.web.enabled:
-            self.web = self._make_web(new)
+        elif self.web is None and new.web.enabled:
+            listener, prepared.listener = prepared.listener, None
+            self.web = self._make_web(new, listener)
+        self.config = new
 
 
 def _log_level(level: str) -> int:

@@ -18,7 +18,7 @@ from bussdcc_system import messages as m
 from bussdcc_system.formatting import iso_time
 
 if TYPE_CHECKING:
-    from bussdcc import Context, Event, Message
+    from bussdcc import Context, Event, Message, StateStore
 
 PATHS: Final[dict[str, str]] = {
     m.CpuUsageUpdated.name: "system.cpu",
@@ -62,6 +62,13 @@ def _drop(key: str) -> Callable[[Any], Any]:
         return new
 
     return fn
+
+
+def _forget(state: StateStore, path: str, key: str) -> None:
+    """Drop ``key`` from the mapping at ``path``; where there is none, create nothing."""
+    current = state.get(path)
+    if isinstance(current, dict) and key in current:
+        state.update(path, _drop(key))
 
 
 class StateProcess(Process):
@@ -175,9 +182,9 @@ class StateProcess(Process):
         if isinstance(msg, message.DeviceDetached):
             # Detached on purpose (reload removed it, or shutdown): no longer a device of
             # this appliance, so it must not linger as "offline" in the API or /metrics.
-            ctx.state.update("devices", _drop(msg.device))
-            ctx.state.update("system.temperature", _drop(msg.device))
-            ctx.state.update("system.throttling", _drop(msg.device))
+            _forget(ctx.state, "devices", msg.device)
+            _forget(ctx.state, "system.temperature", msg.device)
+            _forget(ctx.state, "system.throttling", msg.device)
             return
         if isinstance(msg, message.DeviceAttached):
             status, error = "online", None
@@ -197,8 +204,8 @@ class StateProcess(Process):
             ),
         )
         if status != "online":  # its last reading is no longer current
-            ctx.state.update("system.temperature", _drop(msg.device))
-            ctx.state.update("system.throttling", _drop(msg.device))
+            _forget(ctx.state, "system.temperature", msg.device)
+            _forget(ctx.state, "system.throttling", msg.device)
 
 
 __all__ = ["PATHS", "StateProcess"]

@@ -1,13 +1,15 @@
 """A tiny SignalRuntime program for the signal tests: prints one JSON line per event.
 
 Usage: python signal_app.py [--block-boot PATH] [--idle SECONDS] [--inject N]
+                            [--slow-reload SECONDS] [--say-idle]
 
 Every event on the bus is printed as {"event": name, "data": {...}}; the hooks print
 {"hook": ...}. With --block-boot, a process's start() waits until PATH exists (so a test
 can send SIGTERM while boot is blocked). With --inject N, the signal handler is also
 called, as Python's signal machinery would call it, between lines of ``threading`` code
 that the main thread runs (N times, then SIGTERM): the handler must not take a lock the
-interrupted code may hold. The exit status is what ``run()`` returned.
+interrupted code may hold. --slow-reload makes each reload take SECONDS; --say-idle
+prints {"hook": "idle"} from every ``on_idle``. The exit status is what ``run()`` returned.
 """
 
 from __future__ import annotations
@@ -32,8 +34,12 @@ def say(**record: Any) -> None:
 
 class App(SignalRuntime):
     inject = 0
+    slow_reload = 0.0
+    say_idle = False
 
     def on_idle(self) -> None:
+        if self.say_idle:
+            say(hook="idle")
         if self.inject and sys.gettrace() is None:
             sys.settrace(self._tracer)  # traces the main thread only
 
@@ -53,6 +59,8 @@ class App(SignalRuntime):
 
     def on_reload(self) -> None:
         say(hook="reload", main_thread=threading.current_thread() is threading.main_thread())
+        if self.slow_reload:
+            time.sleep(self.slow_reload)
 
     def on_user_signal(self, signum: int) -> None:
         say(hook="user", signum=signum)
@@ -86,10 +94,14 @@ def main() -> int:
     parser.add_argument("--block-boot")
     parser.add_argument("--idle", type=float, default=1.0)
     parser.add_argument("--inject", type=int, default=0)
+    parser.add_argument("--slow-reload", type=float, default=0.0)
+    parser.add_argument("--say-idle", action="store_true")
     args = parser.parse_args()
     app = App()
     app.idle_interval = args.idle
     app.inject = args.inject
+    app.slow_reload = args.slow_reload
+    app.say_idle = args.say_idle
 
     def printer(evt: Event[Message]) -> None:
         say(event=evt.name, data=evt.data)

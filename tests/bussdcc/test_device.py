@@ -113,3 +113,31 @@ def test_components_see_devices_as_a_snapshot_not_the_runtime(runtime: Runtime) 
     assert seen[0]["thermal"].online is True  # what the component holds does not change
     assert set(runtime.ctx.devices()) == {"vcio", "later"}
     assert not hasattr(runtime.ctx, "runtime")  # a component gets capabilities, not the runtime
+
+
+def test_a_device_the_owner_attached_is_registered_and_reported_once(
+    runtime: Runtime, message_log: MessageLog
+) -> None:
+    """A reload attaches its new devices before it commits; the runtime then only adopts
+    them: connect is not called again, ``device.attached`` is reported once."""
+    log: list[str] = []
+    runtime.boot()
+    prepared = Sensor("new", log)
+    prepared.attach(runtime.ctx)
+    assert log == ["connect new"] and message_log.data("device.attached") == []
+    assert runtime.attach_device(prepared, attached=True) is True
+    assert log == ["connect new"]
+    assert message_log.data("device.attached") == [{"device": "new", "kind": "sensor"}]
+    assert runtime.ctx.devices()["new"].online is True
+    runtime.shutdown()
+    assert log == ["connect new", "disconnect new"]
+
+
+def test_adopting_a_device_that_is_not_attached_is_refused(runtime: Runtime) -> None:
+    log: list[str] = []
+    with pytest.raises(ValueError, match="not attached"):
+        runtime.attach_device(Sensor("early", log), attached=True)  # not booted yet
+    runtime.boot()
+    with pytest.raises(ValueError, match="not attached"):
+        runtime.attach_device(Sensor("offline", log), attached=True)
+    assert runtime.devices() == {} and log == []

@@ -140,6 +140,86 @@ def test_boot_in_order_and_shutdown_in_reverse(
     assert names.index("runtime.shutting_down") < names.index("service.stopped")
 
 
+class Absent(Device):
+    def connect(self) -> None:
+        raise OSError("no such chip")
+
+
+class Chatty(Recorder):
+    """A recorder whose ``start`` speaks, from its own thread and from another one."""
+
+    def start(self, ctx: Context) -> None:
+        ctx.emit(Ping(self.name, 1))
+        other = threading.Thread(target=ctx.emit, args=(Ping(f"{self.name}-thread", 2),))
+        other.start()
+        other.join(10)
+
+
+def seqs(log: MessageLog) -> list[int]:
+    return [e.seq for e in log.events]
+
+
+def test_a_process_registered_before_boot_sees_every_message_from_booting_on(
+    runtime: Runtime, message_log: MessageLog
+) -> None:
+    """Held while components start, then delivered in order before anything later."""
+    runtime.attach_device(Device("d1"))
+    runtime.attach_device(Absent("d2"))
+    first, chatty, face = Recorder("first"), Chatty("chatty"), Recorder("face")
+    runtime.register_process(first)
+    runtime.register_process(chatty)
+
+    class Face(Interface):
+        name = "face"
+
+        def handle_event(self, ctx: Context, evt: Event[Message]) -> None:
+            face.log(evt)
+
+    runtime.register_interface(Face())
+    runtime.boot()
+    runtime.emit(Ping("after"))
+    runtime.wait_idle(10)
+    assert first.log.names[:4] == [
+        "runtime.booting", "device.attached", "device.failed", "process.started",
+    ]  # fmt: skip
+    assert first.log.data("device.attached") == [{"device": "d1", "kind": "device"}]
+    assert first.log.data("device.failed")[0]["error"] == "no such chip"
+    # Every component sees the whole bus, in the bus's own order, nothing twice.
+    for log in (first.log, chatty.log, face.log):
+        assert seqs(log) == seqs(message_log), log.names
+    pings = [(p.source, p.n) for p in first.log.of_type(Ping)]
+    assert pings == [("chatty", 1), ("chatty-thread", 2), ("after", 0)]
+    names = first.log.names
+    assert names.index("runtime.booted") < names.index("test.ping", names.index("runtime.booted"))
+
+
+def test_what_started_before_a_failed_boot_sees_the_boot_and_its_failure(
+    runtime: Runtime, message_log: MessageLog
+) -> None:
+    journal = Journal()
+    runtime.attach_device(Device("d1"))
+    first = Recorder("first")
+    runtime.register_process(first)
+    runtime.register_process(JProcess("broken", journal, fail_start=True))
+    with pytest.raises(BootError):
+        runtime.boot()
+    # Everything up to the failure; then it is stopped (out of dispatch first).
+    assert first.log.names == [
+        "runtime.booting", "device.attached", "process.started", "process.error",
+        "runtime.boot_failed",
+    ]  # fmt: skip
+    assert seqs(first.log) == seqs(message_log)[: len(first.log)]
+
+
+def test_events_after_boot_are_not_held(runtime: Runtime) -> None:
+    rec = Recorder()
+    runtime.register_process(rec)
+    runtime.boot()
+    before = len(rec.log)
+    runtime.emit(Ping("now"))
+    assert rec.log.names[before:] == ["test.ping"]  # delivered at once, not on the next emit
+
+
 def test_every_stop_runs_even_when_earlier_ones_raise(
     runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,64 @@ def test_the_signal_handler_itself_only_records_and_wakes() -> None:
     assert names.index("system.signal") < names.index("system.reload")
     assert names[-1] == "runtime.shutdown"
     assert signal.getsignal(signal.SIGHUP) is not rt._handle_signal  # handlers restored
+
+
+def test_sighups_coalesce_and_on_idle_runs_between_reloads(apps: list[App]) -> None:
+    """A storm of SIGHUPs (500, about one a millisecond) while each reload takes a while:
+    those arriving while one is pending or running are one reload more, the last one is
+    never lost, and ``on_idle`` (a watchdog's feeder) runs between any two reloads."""
+    app = App("--slow-reload", "0.05", "--say-idle", "--idle", "30")
+    apps.append(app)
+    app.expect(event="runtime.booted")
+    for _ in range(500):
+        app.signal(signal.SIGHUP)
+        time.sleep(0.001)
+    app.signal(signal.SIGTERM)
+    app.expect(event="runtime.shutdown")
+    assert app.finish() == 0
+    hooks = [r["hook"] for r in app.lines if r.get("hook") in ("reload", "idle")]
+    reloads = hooks.count("reload")
+    assert 1 <= reloads <= 100, reloads  # far fewer than the signals
+    assert app.events().count("system.reload") == reloads
+    assert "reload,reload" not in ",".join(hooks), hooks  # on_idle between any two
+    # The last SIGHUP recorded is followed by a reload: coalescing never drops one.
+    last_hup = max(
+        i
+        for i, r in enumerate(app.lines)
+        if r.get("event") == "system.signal" and r["data"]["action"] == "reload"
+    )
+    last_reload = max(i for i, r in enumerate(app.lines) if r.get("hook") == "reload")
+    assert last_hup < last_reload
+
+
+def test_signals_recorded_before_a_reload_are_one_reload_and_later_ones_one_more() -> None:
+    """Deterministic: the batch semantics, in process, with the handler called directly."""
+    calls: list[str] = []
+
+    class App(SignalRuntime):
+        def on_reload(self) -> None:
+            calls.append("reload")
+            if calls.count("reload") == 1:
+                for _ in range(3):  # arrive while this reload runs: one reload more
+                    self._handle_signal(signal.SIGHUP, None)
+            else:
+                self.request_shutdown("done")
+
+        def on_user_signal(self, signum: int) -> None:
+            calls.append(signal.Signals(signum).name)
+
+        def on_idle(self) -> None:
+            calls.append("idle")
+
+    rt = App(clock=SimClock())
+    rt.idle_interval = 30.0
+    log = MessageLog()
+    rt.events.subscribe(log)
+    for signum in (signal.SIGHUP, signal.SIGHUP, signal.SIGUSR1, signal.SIGHUP):
+        rt._handle_signal(signum, None)
+    assert rt.run() == 0
+    assert calls[:4] == ["reload", "idle", "SIGUSR1", "reload"]
+    assert calls.count("reload") == 2
+    recorded = ["reload", "reload", "user1", "reload"] + ["reload"] * 3
+    assert [e["action"] for e in log.data("system.signal")] == recorded
+    assert len(log.named("system.reload")) == 2

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -38,7 +38,8 @@ class NotifySocket:
     def close(self) -> None:
         self.sock.close()
 
-    def _read(self, timeout: float) -> dict[str, str] | None:
+    def read(self, timeout: float) -> dict[str, str] | None:
+        """The next datagram, or None if none came within ``timeout`` seconds."""
         self.sock.settimeout(max(timeout, 0.001))
         try:
             data = self.sock.recv(65536)
@@ -57,7 +58,7 @@ class NotifySocket:
         """Read datagrams until one matches; fail with everything seen if none does."""
         end = time.monotonic() + timeout
         while (remaining := end - time.monotonic()) > 0:
-            msg = self._read(remaining)
+            msg = self.read(remaining)
             if msg is not None and predicate(msg):
                 return msg
         raise AssertionError(f"no matching sd_notify datagram in {timeout}s; got {self.messages}")
@@ -67,7 +68,7 @@ class NotifySocket:
         got = []
         end = time.monotonic() + seconds
         while (remaining := end - time.monotonic()) > 0:
-            msg = self._read(remaining)
+            msg = self.read(remaining)
             if msg is not None:
                 got.append(msg)
         return got
@@ -84,7 +85,10 @@ class DaemonProcess:
         watchdog_usec: int | None = 3_000_000,
         root: Path | None = None,
         extra_env: dict[str, str] | None = None,
+        wrapper: Sequence[str] = (),
     ) -> None:
+        """``wrapper``: a command that execs the daemon (e.g. ``setpriv`` dropping
+        capabilities), so that the process started is still the daemon itself."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
         env["PYTHONPATH"] = str(REPO / "src")
         env["PYTHONUNBUFFERED"] = "1"
@@ -100,7 +104,7 @@ class DaemonProcess:
         self._out = self.stdout_path.open("wb")
         self._err = self.stderr_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bussdcc_system", "run", "--config", str(config)],
+            [*wrapper, sys.executable, "-m", "bussdcc_system", "run", "--config", str(config)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._out,

@@ -102,9 +102,12 @@ def test_unit_keeps_its_contract() -> None:
     assert one("Type") == "notify"
     assert one("NotifyAccess") == "main"
     assert one("ExecStart") == "/usr/bin/bussdcc-system run"
-    reload = one("ExecReload")
-    assert "/bin/kill" not in reload, "a minimal Debian has no /bin/kill (procps)"
-    assert "HUP" in reload
+    # Reload checks the file ExecStart reads (no path: the same resolution), then signals;
+    # systemd runs them in order and stops at the first that fails.
+    check, signal_ = values("ExecReload")
+    assert check == "/usr/bin/bussdcc-system check-config"
+    assert "/bin/kill" not in signal_, "a minimal Debian has no /bin/kill (procps)"
+    assert "HUP" in signal_ and "${MAINPID}" in signal_
     assert 5 <= int(one("WatchdogSec")) <= 30
     assert one("Restart") == "on-failure"
     assert int(one("RestartSec")) >= 2

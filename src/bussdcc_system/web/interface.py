@@ -6,12 +6,14 @@ address and the reason, which fails the boot. ``handle_event`` runs on the dispa
 thread and only records and wakes (O(1), never blocks). ``stop`` closes the listener,
 disconnects the browsers (they reconnect by themselves) and ends the broadcast
 thread, each within a bounded time. ``apply_config`` takes a reloaded ``WebConfig``:
-a new token or origin list applies at once, a new host or port rebinds.
+a new token or origin list applies at once, a new host or port rebinds. A reload binds
+the new address before it changes anything and hands the listener over (``listener=``).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -47,8 +49,12 @@ class WebInterface(Interface):
         started_at: float | None = None,
         liveness: Callable[[], object] | None = None,
         stop_timeout: float = 2.0,
+        listener: socket.socket | None = None,
     ) -> None:
+        """``listener``: ``config``'s address, already bound (``bind_socket``), for
+        ``start`` to serve on."""
         self.config = config
+        self._listener = listener
         self.history_dir = history_dir
         self.settings = WebSettings(
             token=config.token if token is _UNSET else token,
@@ -83,13 +89,15 @@ class WebInterface(Interface):
             self.attach(ctx)
         with self._lock:
             if self._server is None:
-                self._server = self._serve(self.config.host, self.config.port)
+                listener, self._listener = self._listener, None
+                self._server = self._serve(self.config.host, self.config.port, listener)
         assert self.web is not None
         self.web.bridge.start()
 
-    def _serve(self, host: str, port: int) -> WebServer:
+    def _serve(self, host: str, port: int, listener: socket.socket | None = None) -> WebServer:
         assert self.app is not None
-        server = WebServer(host, port, self.app)  # binds now, or raises BindError
+        # binds now (or raises BindError), unless given the listener
+        server = WebServer(host, port, self.app, sock=listener)
         server.start()
         log.info("dashboard listening on %s", server.bound)
         return server
@@ -97,6 +105,9 @@ class WebInterface(Interface):
     def stop(self, ctx: Context | None = None) -> None:
         with self._lock:
             server, self._server = self._server, None
+            if self._listener is not None:  # never started
+                self._listener.close()
+                self._listener = None
         if server is not None and not server.close(self.stop_timeout):
             log.warning("the web server thread did not stop within %.1fs", self.stop_timeout)
         self._disconnect_all()
@@ -140,20 +151,21 @@ class WebInterface(Interface):
         with self._lock:
             return self._server.url if self._server else None
 
-    def apply_config(self, config: WebConfig) -> None:
-        """Apply a reloaded configuration; raise ``BindError`` (keeping the old bind) if the
-        new address cannot be had."""
+    def apply_config(self, config: WebConfig, listener: socket.socket | None = None) -> None:
+        """Apply a reloaded configuration. ``listener``: the new address, already bound
+        (taken over). Without one a new address is bound here, and ``BindError`` if it
+        cannot be had, with nothing changed (the old bind, token and origins kept)."""
         old = self.config
-        self.settings.token = config.token
-        self.settings.allowed_origins = tuple(config.allowed_origins)
         with self._lock:
             moved = (config.host, config.port) != (old.host, old.port)
             if not moved or self._server is None:
-                self.config = config
+                if listener is not None:
+                    listener.close()
+                self._apply_settings(config)
                 return
             current = self._server
             try:
-                new = self._serve(config.host, config.port)
+                new = self._serve(config.host, config.port, listener)
             except BindError:
                 if config.port != current.port and config.port != 0:
                     raise
@@ -168,9 +180,14 @@ class WebInterface(Interface):
             else:
                 current.close(self.stop_timeout)
             self._server = new
-            self.config = config
+            self._apply_settings(config)
         self._disconnect_all()
         log.info("dashboard moved to %s", new.bound)
+
+    def _apply_settings(self, config: WebConfig) -> None:
+        self.settings.token = config.token
+        self.settings.allowed_origins = tuple(config.allowed_origins)
+        self.config = config
 
 
 __all__ = ["SOCKETIO_PATH", "BindError", "WebInterface"]

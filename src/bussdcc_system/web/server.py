@@ -74,7 +74,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.listen(LISTEN_QUEUE)
     except OSError as exc:
         sock.close()
-        raise BindError(f"cannot listen on {label}: {_describe(exc)}") from exc
+        reason = _describe(exc)
+        if exc.errno == errno.EACCES and 0 < port < 1024:
+            reason += " (a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
+        raise BindError(f"cannot listen on {label}: {reason}") from exc
     sock.set_inheritable(False)
     return sock
 
@@ -82,9 +85,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
 class WebServer:
     """One bound address serving one WSGI app until ``close``."""
 
-    def __init__(self, host: str, port: int, app: WSGIApplication) -> None:
+    def __init__(
+        self, host: str, port: int, app: WSGIApplication, *, sock: socket.socket | None = None
+    ) -> None:
+        """``sock``: a listener ``bind_socket`` made earlier (a reload binds before it
+        commits); the server takes it over. Without one, ``host:port`` is bound now."""
         self.host = host
-        sock = bind_socket(host, port)
+        sock = bind_socket(host, port) if sock is None else sock
         try:
             self._server = _Server(host, port, app, handler=_Handler, fd=sock.fileno())
         finally:
