@@ -54,7 +54,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("history", ("bussdcc_system.history",)),
     ("web", ("bussdcc_system.web",)),
-    ("wiring", ("bussdcc_system.components",)),
+    ("wiring", ("bussdcc_system.components", "bussdcc_system.reload")),
     (
         "entry points",
         (

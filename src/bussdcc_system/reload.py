@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING
 from bussdcc import DeviceError
 from bussdcc_system.components import Components, PreparedDevices
 from bussdcc_system.config import Config, ConfigDiff
-from bussdcc_system.history.sink import DIR_MODE, HistorySink, describe_os_error
+from bussdcc_system.history.failure_reports import describe_os_error
+from bussdcc_system.history.segment_files import DIR_MODE
+from bussdcc_system.history.sink import HistorySink
 from bussdcc_system.web.server import BindError, bind_socket
 
 if TYPE_CHECKING:
