@@ -76,7 +76,7 @@ def test_invalid_file_prints_every_error_and_exits_78(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr == (
         "site.yaml:2: web.prot: unknown key; did you mean 'port'?\n"
-        "site.yaml:4: sampling.cpu: expected a number of seconds > 0 and <= 86400,"
+        "site.yaml:4: sampling.cpu: expected a number of seconds >= 0.1 and <= 86400,"
         " got yes (a boolean)\n"
         "site.yaml:7: devices[0].pin: expected a GPIO pin number 0-27 or a name like 'GPIO17',"
         " got 'seventeen'\n"
