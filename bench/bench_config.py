@@ -2,16 +2,17 @@
 
     .venv/bin/python bench/bench_config.py [--src DIR] [--case NAME] [--repeat 3]
 
-Each case is written to a temporary file and checked by ``python -m bussdcc_system
-check-config FILE`` in a child process, as an admin (or a reload) would: the table shows
-the file's size, the worst wall time of the whole process and of the check alone
-(without the interpreter's start and the imports, about 0.3 s here), the peak resident
-memory (the child's ``ru_maxrss``) over ``--repeat`` runs, the exit status, the number
-of lines printed, the longest of them and the first. ``--src`` picks the code under
-test (default: this repository's ``src``), so the same cases can be run against an
-older checkout. Each child runs under ``--timeout`` seconds and an address-space limit
-of ``--memory-limit`` MiB, because unbounded code needs tens of seconds and gigabytes
-on some of these.
+Each case is written to a temporary file and checked by ``bussdcc-system check-config
+FILE`` (its ``main``, in a child process), as an admin would; a reload reads the file
+the same way, on the daemon's main thread. The table shows the file's size, the worst
+wall time of the whole process and of the check alone (without the interpreter's start
+and the imports, about 0.3 s here), the peak resident memory (the child's
+``ru_maxrss``) over ``--repeat`` runs, the exit status, the number of lines printed,
+the longest of them and the first. ``--src`` picks the code under test (default: this
+repository's ``src``), so the same cases can be run against an older checkout. Each
+child runs under ``--timeout`` seconds and an address-space limit of
+``--memory-limit`` MiB, because unbounded code needs tens of seconds and gigabytes on
+some of these.
 
 Prints figures; asserts nothing.
 """

@@ -267,7 +267,8 @@ class Token(Validator[str | None]):
     """A secret, or ``null``: the message says what is wrong with it, never what it is.
 
     Printable ASCII without spaces only: a client presents it in an HTTP header, which
-    WSGI decodes as latin-1, so any other character could never match."""
+    WSGI decodes as latin-1 (a UTF-8 client's ``é`` arrives as ``Ã©``), and a space is
+    where such headers are split: no client could be relied on to present it."""
 
     def __init__(self, *, min_length: int) -> None:
         self.min_length = min_length
@@ -302,7 +303,7 @@ class Token(Validator[str | None]):
                 line,
                 path,
                 f"expected a secret of {self._CHARACTERS}, got {what} at position"
-                f" {position + 1}: a client could never send it in 'Authorization: Bearer'",
+                f" {position + 1}: it cannot be sent reliably in an 'Authorization: Bearer' header",
             )
         return str(value)
 
@@ -364,7 +365,8 @@ def _host_hint(value: str) -> str | None:
 
 class Directory(Validator[str]):
     """An absolute path (normalised) that is a directory or does not exist yet (the daemon
-    creates it): a file there, or on the way there, is refused now rather than at start."""
+    creates it): a file there, or on the way there, or a path no file system takes, is
+    refused now rather than when the daemon starts."""
 
     def __init__(self, expected: str) -> None:
         self.expected = expected
@@ -374,25 +376,29 @@ class Directory(Validator[str]):
         directory = absolute_path(value) if kind == "str" else None
         if directory is None:
             return self.reject(issues, node, path, line)
-        blocker = _not_a_directory(directory)
-        if blocker is None:
+        problem = _not_a_directory(directory)
+        if problem is None:
             return directory
-        where = "it" if blocker == directory else quoted(blocker)
         return issues.fail(
-            line,
-            path,
-            f"expected {self.expected}, got {described(node)}: {where} is an existing file,"
-            " not a directory",
+            line, path, f"expected {self.expected}, got {described(node)}: {problem}"
         )
 
 
+_NAME_MAX: Final = 255  # bytes in one name, and in a whole path, on Linux file systems
+_PATH_MAX: Final = 4096
+
+
 def _not_a_directory(directory: str) -> str | None:
-    """The path, or its nearest existing parent, when that is not a directory."""
+    """Why ``directory`` can never be one, or None: it, or its nearest existing parent,
+    is something else; or it is too long to be a path."""
+    encoded = directory.encode("utf-8", "surrogateescape")
+    if len(encoded) >= _PATH_MAX or any(len(n) > _NAME_MAX for n in encoded.split(b"/")):
+        return f"a path has at most {_PATH_MAX - 1} bytes, {_NAME_MAX} in each name"
     candidate = directory
     while True:
         try:
             is_directory = stat.S_ISDIR(os.stat(candidate).st_mode)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # look further up
             parent = posixpath.dirname(candidate)
             if parent == candidate:
                 return None
@@ -400,7 +406,10 @@ def _not_a_directory(directory: str) -> str | None:
             continue
         except OSError:  # not ours to search (permission, a loop): the daemon will say
             return None
-        return None if is_directory else candidate
+        if is_directory:
+            return None
+        where = "it" if candidate == directory else quoted(candidate)
+        return f"{where} is an existing file, not a directory"
 
 
 # ---- normal forms for Text: the value as it is used, or None to reject it

@@ -46,7 +46,7 @@ _EXPANDS: Final = (
 
 
 class _Refused(Exception):
-    """The document asks for more than the bounds allow; ``mark`` is where."""
+    """The document asks for more than the bounds allow; ``mark`` says where."""
 
     def __init__(self, mark: Any, message: str) -> None:
         super().__init__(message)
@@ -64,7 +64,7 @@ class _BoundedLoader(yaml.SafeLoader):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.values = 0
-        self.aliased = False
+        self.composed = 0  # of which nodes in the file, the rest being what aliases add
         self.depth = 0
         self.sizes: dict[str, int] = {}  # anchor -> how many values its node stands for
         self.open: set[str] = set()  # anchors of the nodes being composed
@@ -81,11 +81,11 @@ class _BoundedLoader(yaml.SafeLoader):
                     " it names: a configuration cannot contain itself",
                 )
             node = super().compose_node(parent, index)  # raises if it is undefined
-            self.aliased = True
             self._count(self.sizes[anchor], event.start_mark)
             return node
         if self.depth >= MAX_DEPTH:
             raise _Refused(event.start_mark, _NESTED)
+        self.composed += 1
         self._count(1, event.start_mark)
         before = self.values
         if anchor is not None:
@@ -111,7 +111,8 @@ class _BoundedLoader(yaml.SafeLoader):
     def _count(self, values: int, mark: Any) -> None:
         self.values += values
         if self.values > MAX_VALUES:
-            raise _Refused(mark, _EXPANDS if self.aliased else _TOO_MANY)
+            aliased = self.values - self.composed  # blamed when they make most of it
+            raise _Refused(mark, _EXPANDS if aliased > self.composed else _TOO_MANY)
 
 
 def compose(text: str, source: str) -> Node | None:
