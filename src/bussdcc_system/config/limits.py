@@ -37,7 +37,8 @@ while the document is composed, before anything is built from it, so a few hundr
 bytes of nested aliases cannot expand to billions."""
 
 MAX_DEPTH: Final = 32
-"""Levels of nesting; a configuration uses four (``devices:``, a list, a device, a list)."""
+"""Levels of nesting, values included; a configuration uses four (the document, the
+``devices`` list, a device, its values)."""
 
 MAX_ISSUES: Final = 20
 """Problems listed one per line; the rest are counted in one last line."""
