@@ -4,15 +4,15 @@
 
 Each case is written to a temporary file and checked by ``bussdcc-system check-config
 FILE`` (its ``main``, in a child process), as an admin would; a reload reads the file
-the same way, on the daemon's main thread. The table shows the file's size, the worst
-wall time of the whole process and of the check alone (without the interpreter's start
-and the imports, about 0.3 s here), the peak resident memory (the child's
-``ru_maxrss``) over ``--repeat`` runs, the exit status, the number of lines printed,
-the longest of them and the first. ``--src`` picks the code under test (default: this
-repository's ``src``), so the same cases can be run against an older checkout. Each
-child runs under ``--timeout`` seconds and an address-space limit of
-``--memory-limit`` MiB, because unbounded code needs tens of seconds and gigabytes on
-some of these.
+the same way, on the daemon's main thread. The table shows the file's size; the worst,
+over ``--repeat`` runs, of the wall time of the whole process, of the check alone
+(without the interpreter's start and the imports) and of the check's CPU time (which a
+loaded machine does not inflate); the peak resident memory (the child's
+``ru_maxrss``); the exit status, the number of lines printed, the longest of them and
+the first. ``--src`` picks the code under test (default: this repository's ``src``),
+so the same cases can be run against an older checkout. Each child runs under
+``--timeout`` seconds and an address-space limit of ``--memory-limit`` MiB, because
+unbounded code needs tens of seconds and gigabytes on some of these.
 
 Prints figures; asserts nothing.
 """
@@ -20,6 +20,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import signal
@@ -179,18 +180,19 @@ CASES: dict[str, Callable[[], str]] = {
 }
 
 
-# ``python -m bussdcc_system check-config FILE``, also timing the check itself (without
-# the interpreter's start and the imports) into the file named by argv[2]
+# ``bussdcc-system check-config FILE``, also timing the check itself (without the
+# interpreter's start and the imports) into the file named by argv[2]
 CHILD = """
 import sys, time
-import bussdcc_system.config  # imported by check-config itself: not part of the check
-from bussdcc_system.cli import main
-start = time.perf_counter()
+import bussdcc_system.config  # imported by the command: start-up, not the check
+from bussdcc_system.cli import build_parser, main
+build_parser()  # and so are its imports (history's CLI)
+start, cpu = time.perf_counter(), time.process_time()
 try:
     status = main(["check-config", sys.argv[1]])
 finally:
     with open(sys.argv[2], "w") as timing:
-        timing.write(repr(time.perf_counter() - start))
+        timing.write(f"{time.perf_counter() - start!r} {time.process_time() - cpu!r}")
 sys.exit(status)
 """
 
@@ -199,6 +201,7 @@ sys.exit(status)
 class Run:
     seconds: float  # the whole process
     check_seconds: float  # load_config and printing, without start-up
+    check_cpu_seconds: float  # the same in CPU time: what a busy machine does not inflate
     peak_rss_mib: float
     status: str
     lines: list[str]
@@ -236,13 +239,15 @@ def run_check(path: Path, src: Path, timeout: float, memory_limit_mib: int) -> R
         child.returncode = os.waitstatus_to_exitcode(wait_status)  # reaped here, not by Popen
         out.seek(0)
         lines = out.read().decode("utf-8", "replace").splitlines()
-    check_seconds = float(timing.read_text()) if timing.exists() else float("nan")
+    check_seconds, check_cpu_seconds = (
+        map(float, timing.read_text().split()) if timing.exists() else (math.nan, math.nan)
+    )
     if os.WIFSIGNALED(wait_status):
         name = signal.Signals(os.WTERMSIG(wait_status)).name
         status = "timeout" if seconds > timeout else name
     else:
         status = str(os.WEXITSTATUS(wait_status))
-    return Run(seconds, check_seconds, usage.ru_maxrss / 1024, status, lines)
+    return Run(seconds, check_seconds, check_cpu_seconds, usage.ru_maxrss / 1024, status, lines)
 
 
 def size_text(size: int) -> str:
@@ -268,7 +273,8 @@ def main() -> int:
         if not args.case or any(wanted in name for wanted in args.case)
     }
     header = (
-        f"{'case':<30} {'size':>10} {'wall s':>7} {'check s':>8} {'peak MiB':>9} {'exit':>7}"
+        f"{'case':<30} {'size':>10} {'wall s':>7} {'check s':>8} {'cpu s':>6} {'peak MiB':>9}"
+        f" {'exit':>7}"
         f" {'lines':>6} {'longest':>8}  first line"
     )
     print(f"check-config with {args.src}, worst of {args.repeat}")
@@ -285,6 +291,7 @@ def main() -> int:
             ]
             worst = max(runs, key=lambda run: run.seconds)
             check = max(run.check_seconds for run in runs)
+            cpu = max(run.check_cpu_seconds for run in runs)
             peak = max(run.peak_rss_mib for run in runs)
             longest = max((len(line) for line in worst.lines), default=0)
             first = worst.lines[0] if worst.lines else ""
@@ -292,7 +299,8 @@ def main() -> int:
                 first = first[: args.width - 1] + "…"
             print(
                 f"{name:<30} {size_text(len(data)):>10} {worst.seconds:>7.2f} {check:>8.3f}"
-                f" {peak:>9.1f} {worst.status:>7} {len(worst.lines):>6} {longest:>8}  {first}",
+                f" {cpu:>6.3f} {peak:>9.1f} {worst.status:>7} {len(worst.lines):>6} {longest:>8}"
+                f"  {first}",
                 flush=True,
             )
     return 0
