@@ -88,24 +88,22 @@ def comments(size: int) -> str:
     return repeated(size, "", "# " + "an admin's very long comment " * 2 + "\n")
 
 
-def unknown_keys(size: int) -> str:
-    lines, total, index = [], 0, 0
-    while total + 19 <= size:
-        line = f"key{index:07d}: value\n"
-        lines.append(line)
-        total += len(line)
+def numbered_lines(size: int, head: str, line: str) -> str:
+    """``head``, then ``line`` numbered 0, 1, ... up to ``size`` characters."""
+    lines, total, index = [head], len(head), 0
+    while total + len(line.format(index)) <= size:
+        lines.append(line.format(index))
+        total += len(lines[-1])
         index += 1
     return "".join(lines)
+
+
+def unknown_keys(size: int) -> str:
+    return numbered_lines(size, "", "key{:07d}: value\n")
 
 
 def unknown_keys_in_section(size: int) -> str:
-    lines, total, index = ["web:\n"], 5, 0
-    while total + 17 <= size:
-        line = f"  prot{index:07d}: 80\n"
-        lines.append(line)
-        total += len(line)
-        index += 1
-    return "".join(lines)
+    return numbered_lines(size, "web:\n", "  prot{:07d}: 80\n")
 
 
 def duplicate_keys(size: int) -> str:
@@ -154,19 +152,19 @@ CASES: dict[str, Callable[[], str]] = {
     "nested aliases in lists": nested_aliases_in_lists,
     "merge chain, 10,000 long": lambda: merge_chain(260 * 1024),
     "merge chain, 128 KiB": lambda: merge_chain(JUST_UNDER),
-    "comments, 1 MiB": lambda: comments(MIB),
+    "comments, 1 MiB": lambda: comments(MIB - 1),
     "comments, 128 KiB": lambda: comments(JUST_UNDER),
-    "unknown keys, 1 MiB": lambda: unknown_keys(MIB),
+    "unknown keys, 1 MiB": lambda: unknown_keys(MIB - 1),
     "unknown keys, 128 KiB": lambda: unknown_keys(JUST_UNDER),
-    "unknown keys in web, 1 MiB": lambda: unknown_keys_in_section(MIB),
+    "unknown keys in web, 1 MiB": lambda: unknown_keys_in_section(MIB - 1),
     "unknown keys in web, 128 KiB": lambda: unknown_keys_in_section(JUST_UNDER),
-    "duplicate keys, 1 MiB": lambda: duplicate_keys(MIB),
+    "duplicate keys, 1 MiB": lambda: duplicate_keys(MIB - 1),
     "duplicate keys, 128 KiB": lambda: duplicate_keys(JUST_UNDER),
     "scalar, 900 KB": lambda: long_scalar(900_000),
     "scalar, 128 KiB": lambda: long_scalar(JUST_UNDER),
     "number, 900 KB": lambda: long_number(900_000),
     "number, 128 KiB": lambda: long_number(JUST_UNDER),
-    "1:1:1:... number, 1 MiB": lambda: sexagesimal_number(MIB),
+    "1:1:1:... number, 1 MiB": lambda: sexagesimal_number(MIB - 1),
     "1:1:1:... number, 128 KiB": lambda: sexagesimal_number(JUST_UNDER),
     "key, 900 KB": lambda: long_key(900_000),
     "key, 128 KiB": lambda: long_key(JUST_UNDER),

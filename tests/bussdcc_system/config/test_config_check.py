@@ -4,12 +4,10 @@ the summary it prints."""
 from __future__ import annotations
 
 import os
-import resource
 import shutil
+import signal
 import subprocess
 import sys
-import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,39 +211,43 @@ class Measured:
     peak_rss_mib: float
 
 
-def run_measured(path: Path, cwd: Path) -> Measured:
-    """``check-config PATH`` in a child, with that child's own peak RSS (``wait4``). The
-    child may use at most 1 GiB of address space: unbounded code would take gigabytes."""
+# Forks and execs ``check-config PATH`` (at most 1 GiB of address space: unbounded code
+# would take gigabytes), waits, and writes the child's peak RSS in KiB to argv[2]. A
+# process's peak RSS counts what it inherited at fork until it execs, so it is read
+# from a child of this small process, not of the test process (hundreds of MiB).
+_MEASURE = """
+import os, resource, sys
+pid = os.fork()
+if pid == 0:
     limit = 1024 * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.execv(sys.executable, [sys.executable, "-m", "bussdcc_system", "check-config", sys.argv[1]])
+_, status = os.waitpid(pid, 0)
+with open(sys.argv[2], "w") as peak:
+    peak.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
-    def limit_memory() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
+def run_measured(path: Path, cwd: Path) -> Measured:
+    """``check-config PATH`` in a child: what it prints, its status and its own peak RSS."""
     environ = {k: v for k, v in os.environ.items() if k != "BUSSDCC_SYSTEM_CONFIG"}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "bussdcc_system", "check-config", str(path)],
-            cwd=cwd,
-            env=environ,
-            stdout=out,
-            stderr=err,
-            preexec_fn=limit_memory,
-        )
-        killer = threading.Timer(60, child.kill)
-        killer.start()
+    peak = cwd / "peak-rss"
+    with subprocess.Popen(
+        [sys.executable, "-c", _MEASURE, str(path), str(peak)],
+        cwd=cwd,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # so that a timeout ends the child as well
+    ) as helper:
         try:
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            killer.cancel()
-        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        err.seek(0)
-        return Measured(
-            child.returncode,
-            out.read().decode(),
-            err.read().decode().splitlines(),
-            usage.ru_maxrss / 1024,
-        )
+            stdout, stderr = helper.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(helper.pid, signal.SIGKILL)
+            raise
+    return Measured(helper.returncode, stdout, stderr.splitlines(), int(peak.read_text()) / 1024)
 
 
 def _size(text: str, size: int) -> str:
