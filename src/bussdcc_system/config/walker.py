@@ -2,7 +2,9 @@
 
 Every section and device kind is checked with the validators its fields declare; unknown
 keys get a did-you-mean, duplicate keys name the first line, and every issue is collected
-so that the admin sees them all at once.
+so that the admin sees them all at once. The walk follows aliases and ``<<`` merges as
+often as they are used; it stays cheap because the composer has already refused any
+document that would expand past ``MAX_VALUES``.
 """
 
 from __future__ import annotations
