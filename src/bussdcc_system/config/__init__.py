@@ -2,9 +2,10 @@
 
 One job per module, imported one way only (each module imports only those above it)::
 
-    issues       ConfigIssue, ConfigError, the issue collector
-    wording      how numbers, names and keys are spelt in messages
-    yaml_nodes   YAML text -> nodes with line numbers; what a node says
+    limits       how much work a file may ask for: size, values, nesting, message length
+    wording      how numbers, names and keys are spelt in messages (cut short)
+    issues       ConfigIssue, ConfigError, the issue collector (at most 20 listed)
+    yaml_nodes   YAML text -> nodes with line numbers, composed within the limits
     validators   the checks a setting can declare (bounds live here, in the declaration)
     settings     setting(...) / section(...): how a field declares itself
     schema       the dataclasses, every setting declared once

@@ -2,7 +2,9 @@
 
 The whole file is checked in one pass, so an admin fixes every mistake in one edit: a
 validator records an issue in :class:`Issues` and returns :data:`INVALID`, and the walk
-carries on. :class:`ConfigError` carries every issue found.
+carries on. :class:`ConfigError` carries the issues found, at most ``MAX_ISSUES`` of
+them and then one line counting the rest, each line cut short: a file with a million
+mistakes gives a screenful, not a million lines (or one 26 MB log line).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
+
+from bussdcc_system.config.limits import MAX_ISSUES, MAX_KEY_CHARS, MAX_MESSAGE_CHARS
+from bussdcc_system.config.wording import shortened
 
 __all__ = ["INVALID", "ConfigError", "ConfigIssue", "Invalid", "Issues"]
 
@@ -32,10 +37,18 @@ class ConfigIssue:
 
 
 class ConfigError(Exception):
-    """Every problem found in one configuration, one line each in ``str()``."""
+    """The problems found in one configuration, one line each in ``str()``.
 
-    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+    ``omitted`` problems beyond those listed are counted by a last issue of their own
+    ("... and 12 more problems"), so that whoever prints ``issues`` prints it too."""
+
+    def __init__(self, issues: Sequence[ConfigIssue], *, omitted: int = 0) -> None:
         self.issues: list[ConfigIssue] = list(issues)
+        self.omitted = omitted
+        if omitted:
+            source = self.issues[-1].source if self.issues else ""
+            more = "problem" if omitted == 1 else "problems"
+            self.issues.append(ConfigIssue(source, None, "", f"... and {omitted} more {more}"))
         super().__init__(self.issues)
 
     def __str__(self) -> str:
@@ -58,9 +71,12 @@ class Issues:
 
     def fail(self, line: int | None, key: str, message: str) -> Invalid:
         """Record one issue; the :data:`INVALID` returned stands for the rejected value."""
+        key, message = shortened(key, MAX_KEY_CHARS), shortened(message, MAX_MESSAGE_CHARS)
         self.found.append(ConfigIssue(self.source, line, key, message))
         return INVALID
 
     def error(self) -> ConfigError:
-        """Every issue, in the order of the lines they are on."""
-        return ConfigError(sorted(self.found, key=lambda issue: issue.line or 0))
+        """The first ``MAX_ISSUES`` issues in the order of the lines they are on, and how
+        many more there are."""
+        ordered = sorted(self.found, key=lambda issue: issue.line or 0)
+        return ConfigError(ordered[:MAX_ISSUES], omitted=max(0, len(ordered) - MAX_ISSUES))

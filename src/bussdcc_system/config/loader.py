@@ -1,7 +1,9 @@
 """Which file is the configuration, and reading it: path, bytes, text, nodes, ``Config``.
 
 Only the default path may be absent (it then means the built-in defaults); a file asked
-for explicitly must exist. Every failure is a :class:`ConfigError` naming the file.
+for explicitly must exist. At most ``MAX_FILE_BYTES`` are read: a larger file (or
+``/dev/zero``) is refused without reading the rest. Every failure is a
+:class:`ConfigError` naming the file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from bussdcc_system.config.issues import ConfigError, ConfigIssue
+from bussdcc_system.config.limits import MAX_FILE_BYTES
 from bussdcc_system.config.schema import Config
 from bussdcc_system.config.walker import walk
 from bussdcc_system.config.yaml_nodes import compose
@@ -57,7 +60,9 @@ def load_config(path: str | os.PathLike[str] | None = None, *, explicit: bool = 
         return ConfigError([ConfigIssue(source, line, "", message)])
 
     try:
-        data = resolved.read_bytes()
+        with resolved.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+            size = os.fstat(file.fileno()).st_size
     except FileNotFoundError:
         if not explicit:
             return Config(source=source)
@@ -69,6 +74,12 @@ def load_config(path: str | os.PathLike[str] | None = None, *, explicit: bool = 
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
         raise fail(f"cannot read {source}: {reason}") from None
+    if len(data) > MAX_FILE_BYTES:
+        what = f"{size:,} bytes, more" if size > MAX_FILE_BYTES else "more"
+        raise fail(
+            f"cannot read {source}: it is {what} than the limit of {MAX_FILE_BYTES:,} bytes"
+            f" ({MAX_FILE_BYTES // 1024} KiB; a configuration is a few KiB)"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

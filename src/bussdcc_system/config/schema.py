@@ -18,7 +18,9 @@ from bussdcc_system.config.settings import DeviceType, section, setting
 from bussdcc_system.config.validators import (
     BOOLEAN,
     Choice,
+    Directory,
     GpioPin,
+    HostAddress,
     Integer,
     ListOf,
     Nullable,
@@ -29,7 +31,6 @@ from bussdcc_system.config.validators import (
     absolute_path,
     block_device,
     device_id,
-    host_name,
     non_empty,
     origin,
     percentage,
@@ -75,20 +76,45 @@ _PATTERNS: Final = ListOf(
 class SamplingConfig:
     """Seconds between two samples of each telemetry service."""
 
-    cpu: float = field(default=1.0, metadata=setting(seconds(), "CPU usage and frequency"))
-    memory: float = field(default=2.0, metadata=setting(seconds(), "RAM and swap usage"))
+    cpu: float = field(
+        default=1.0,
+        metadata=setting(
+            seconds(ge=0.1), "CPU usage and frequency (CPU time is counted in 10 ms ticks)"
+        ),
+    )
+    memory: float = field(
+        default=2.0,
+        metadata=setting(seconds(ge=0.1), "RAM and swap usage (each reading is a history record)"),
+    )
     disk: float = field(
         default=30.0,
-        metadata=setting(seconds(), "usage of `disks.mounts`, SD card bytes written"),
+        metadata=setting(
+            seconds(ge=1.0),
+            "usage of `disks.mounts`, SD card bytes written (stats every mount)",
+        ),
     )
-    load: float = field(default=5.0, metadata=setting(seconds(), "load averages"))
+    load: float = field(
+        default=5.0,
+        metadata=setting(seconds(ge=0.1), "load averages (the kernel updates them every 5 s)"),
+    )
     network: float = field(
-        default=2.0, metadata=setting(seconds(), "per-interface traffic and addresses")
+        default=2.0,
+        metadata=setting(
+            seconds(ge=0.1), "per-interface traffic and addresses (a history record per interface)"
+        ),
     )
     identity: float = field(
-        default=300.0, metadata=setting(seconds(), "model, serial number, OS, hostname")
+        default=300.0,
+        metadata=setting(
+            seconds(ge=10.0), "model, serial number, OS, hostname (they change at a reboot)"
+        ),
     )
-    uptime: float = field(default=60.0, metadata=setting(seconds(), "uptime and boot time"))
+    uptime: float = field(
+        default=60.0,
+        metadata=setting(
+            seconds(ge=0.1), "uptime and boot time (each reading is a history record)"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +149,7 @@ class WebConfig:
     host: str = field(
         default="0.0.0.0",
         metadata=setting(
-            Text("an IP address or host name to listen on", host_name),
+            HostAddress("an IP address or host name to listen on"),
             'address to listen on; `127.0.0.1` = this Pi only; IPv6 in quotes: `"::"`',
         ),
     )
@@ -160,19 +186,23 @@ class HistoryConfig:
     directory: str = field(
         default="/var/lib/bussdcc-system/history",
         metadata=setting(
-            Text("a directory (an absolute path)", absolute_path), "where the files go"
+            Directory("a directory (an absolute path)"),
+            "where the files go; created if missing",
         ),
     )
     flush_interval: float = field(
         default=5.0,
         metadata=setting(
-            seconds(le=3600.0),
+            seconds(ge=0.1, le=3600.0),
             "seconds between writes to disk; a crash loses at most this much",
         ),
     )
     rotate_interval: float = field(
         default=3600.0,
-        metadata=setting(seconds(), "seconds per file before a new one is started"),
+        metadata=setting(
+            seconds(ge=60.0),
+            "seconds per file before the next (each is compressed and indexed)",
+        ),
     )
     retention_days: float = field(
         default=30.0,
@@ -253,7 +283,10 @@ class LoggingConfig:
 class ThrottlingOptions:
     """Power and throttling flags from ``vcgencmd get_throttled``."""
 
-    interval: float = field(default=5.0, metadata=setting(seconds(), "seconds between readings"))
+    interval: float = field(
+        default=5.0,
+        metadata=setting(seconds(ge=0.5), "seconds between readings (each one runs vcgencmd)"),
+    )
     vcgencmd: str = field(
         default="/usr/bin/vcgencmd",
         metadata=setting(
@@ -267,7 +300,10 @@ class ThrottlingOptions:
 class ThermalZoneOptions:
     """A sysfs thermal zone: ``auto``, a zone type (``cpu-thermal``) or ``thermal_zone0``."""
 
-    interval: float = field(default=5.0, metadata=setting(seconds(), "seconds between readings"))
+    interval: float = field(
+        default=5.0,
+        metadata=setting(seconds(ge=0.1), "seconds between readings (each is a history record)"),
+    )
     zone: str = field(
         default="auto",
         metadata=setting(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import math
+import os
 import posixpath
 import re
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Generic, TypeVar
@@ -20,14 +22,16 @@ from typing import Any, Final, Generic, TypeVar
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from bussdcc_system.config.issues import INVALID, Invalid, Issues
-from bussdcc_system.config.wording import number, one_of
+from bussdcc_system.config.wording import number, one_of, quoted, shortened
 from bussdcc_system.config.yaml_nodes import described, node_line, scalar
 
 __all__ = [
     "BOOLEAN",
     "Boolean",
     "Choice",
+    "Directory",
     "GpioPin",
+    "HostAddress",
     "Integer",
     "ListOf",
     "Nullable",
@@ -121,8 +125,12 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def seconds(*, le: float = 86400.0) -> Number:
-    return Number("a number of seconds", gt=0.0, le=le)
+def seconds(*, ge: float | None = None, le: float = 86400.0) -> Number:
+    """Seconds up to ``le``: at least ``ge`` (a sampling interval's floor, which its
+    doc line explains), else anything above zero."""
+    if ge is None:
+        return Number("a number of seconds", gt=0.0, le=le)
+    return Number("a number of seconds", ge=ge, le=le)
 
 
 def percentage() -> Number:
@@ -256,15 +264,21 @@ class Choice(Validator[str]):
 
 
 class Token(Validator[str | None]):
-    """A secret, or ``null``: the message says what is wrong with it, never what it is."""
+    """A secret, or ``null``: the message says what is wrong with it, never what it is.
+
+    Printable ASCII without spaces only: a client presents it in an HTTP header, which
+    WSGI decodes as latin-1 (a UTF-8 client's ``é`` arrives as ``Ã©``), and a space is
+    where such headers are split: no client could be relied on to present it."""
 
     def __init__(self, *, min_length: int) -> None:
         self.min_length = min_length
         self.expected = f"a secret string of at least {min_length} characters"
 
+    _CHARACTERS: Final = "ASCII letters, digits and punctuation (printable ASCII, no spaces)"
+
     @property
     def accepts(self) -> str:
-        return f"{self.expected}, or null"
+        return f"{self.expected}: {self._CHARACTERS}; or null"
 
     def __call__(self, issues: Issues, node: Node, path: str, line: int) -> str | Invalid | None:
         kind, value = scalar(node)
@@ -276,6 +290,21 @@ class Token(Validator[str | None]):
             return issues.fail(line, path, f"expected {self.expected} (quote it), got {got}")
         if len(value) < self.min_length:
             return issues.fail(line, path, f"expected {self.expected}, got {len(value)} characters")
+        position = next((i for i, c in enumerate(value) if not "!" <= c <= "~"), None)
+        if position is not None:
+            character = value[position]
+            if character == " ":
+                what = "a space"
+            elif character.isascii():
+                what = "a control character"
+            else:
+                what = "a non-ASCII character"
+            return issues.fail(
+                line,
+                path,
+                f"expected a secret of {self._CHARACTERS}, got {what} at position"
+                f" {position + 1}: it cannot be sent reliably in an 'Authorization: Bearer' header",
+            )
         return str(value)
 
 
@@ -302,11 +331,93 @@ class GpioPin(Validator[int]):
         return self.reject(issues, node, path, line)
 
 
+class HostAddress(Validator[str]):
+    """An IP address (v4 or v6, as :mod:`ipaddress` reads it) or a host name: dot-separated
+    RFC 1123 labels, the last of which is not a number. ``999.999.999.999`` or ``1.2.3``
+    is neither (the resolver would read some such names as an address, others not at
+    all): the message says what an address is."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+    def __call__(self, issues: Issues, node: Node, path: str, line: int) -> str | Invalid:
+        kind, value = scalar(node)
+        if kind != "str":
+            return self.reject(issues, node, path, line)
+        if host_name(value) is not None:
+            return str(value)
+        hint = _host_hint(value)
+        if hint is None:
+            return self.reject(issues, node, path, line)
+        return issues.fail(line, path, f"expected {self.expected}, got {described(node)}: {hint}")
+
+
+def _host_hint(value: str) -> str | None:
+    inner = value[1:-1]
+    if value.startswith("[") and value.endswith("]") and host_name(inner):
+        return f'write it without the brackets, in quotes: "{shortened(inner)}"'
+    if _HOSTNAME.fullmatch(value) and _NUMBER_LABEL.fullmatch(value.rsplit(".", 1)[-1]):
+        if re.fullmatch(r"[0-9]+(?:\.[0-9]+){3}", value):
+            return "an IPv4 address is four numbers 0-255, and a host name cannot end in a number"
+        return "a host name cannot end in a number"
+    return None
+
+
+class Directory(Validator[str]):
+    """An absolute path (normalised) that is a directory or does not exist yet (the daemon
+    creates it): a file there, or on the way there, or a path no file system takes, is
+    refused now rather than when the daemon starts."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+    def __call__(self, issues: Issues, node: Node, path: str, line: int) -> str | Invalid:
+        kind, value = scalar(node)
+        directory = absolute_path(value) if kind == "str" else None
+        if directory is None:
+            return self.reject(issues, node, path, line)
+        problem = _not_a_directory(directory)
+        if problem is None:
+            return directory
+        return issues.fail(
+            line, path, f"expected {self.expected}, got {described(node)}: {problem}"
+        )
+
+
+_NAME_MAX: Final = 255  # bytes in one name, and in a whole path, on Linux file systems
+_PATH_MAX: Final = 4096
+
+
+def _not_a_directory(directory: str) -> str | None:
+    """Why ``directory`` can never be one, or None: it, or its nearest existing parent,
+    is something else; or it is too long to be a path."""
+    encoded = directory.encode("utf-8", "surrogateescape")
+    if len(encoded) >= _PATH_MAX or any(len(n) > _NAME_MAX for n in encoded.split(b"/")):
+        return f"a path has at most {_PATH_MAX - 1} bytes, {_NAME_MAX} in each name"
+    candidate = directory
+    while True:
+        try:
+            is_directory = stat.S_ISDIR(os.stat(candidate).st_mode)
+        except (FileNotFoundError, NotADirectoryError):  # look further up
+            parent = posixpath.dirname(candidate)
+            if parent == candidate:
+                return None
+            candidate = parent
+            continue
+        except OSError:  # not ours to search (permission, a loop): the daemon will say
+            return None
+        if is_directory:
+            return None
+        where = "it" if candidate == directory else quoted(candidate)
+        return f"{where} is an existing file, not a directory"
+
+
 # ---- normal forms for Text: the value as it is used, or None to reject it
 
 _HOSTNAME: Final = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
+_NUMBER_LABEL: Final = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")  # what inet_aton reads
 _ORIGIN: Final = re.compile(r"https?://[^/\s?#@]+")
 _BLOCK_DEVICE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ZONE: Final = re.compile(r"[A-Za-z0-9_.-]+")
@@ -321,11 +432,13 @@ def absolute_path(value: str) -> str | None:
 
 
 def host_name(value: str) -> str | None:
-    """An IP address (v4 or v6) or a DNS host name."""
+    """An IP address (v4 or v6) or a DNS host name whose last label is not a number."""
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        return value if _HOSTNAME.fullmatch(value) else None
+        if not _HOSTNAME.fullmatch(value):
+            return None
+        return None if _NUMBER_LABEL.fullmatch(value.rsplit(".", 1)[-1]) else value
     return value
 
 

@@ -2,7 +2,9 @@
 
 Every section and device kind is checked with the validators its fields declare; unknown
 keys get a did-you-mean, duplicate keys name the first line, and every issue is collected
-so that the admin sees them all at once.
+so that the admin sees them all at once. The walk follows aliases and ``<<`` merges as
+often as they are used; it stays cheap because the composer has already refused any
+document that would expand past ``MAX_VALUES``.
 """
 
 from __future__ import annotations
@@ -128,7 +130,9 @@ class _Walker:
         return values
 
     def unknown(self, line: int, key: str, name: str, known: Sequence[str]) -> None:
-        match = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        # a name three times the longest known one is close to none (and slow to compare)
+        close = len(name) <= 3 * max(map(len, known))
+        match = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if close else []
         if match:
             self.fail(line, key, f"unknown key; did you mean {match[0]!r}?")
         else:
@@ -252,7 +256,7 @@ class _Walker:
         validators = _validators(device_type.settings)
         for name, entry in entries.items():
             if name not in validators:
-                self.unknown(entry.line, f"{path}.{name}", name, [*_DEVICE_KEYS, *validators])
+                self.unknown(entry.line, join_key(path, name), name, [*_DEVICE_KEYS, *validators])
         known = {name: entry for name, entry in entries.items() if name in validators}
         values = self.section(known, path, validators)
         complete = True

@@ -78,3 +78,39 @@ devices:
     kind: status_led
     pin: 4
 """
+
+
+# ---- hostile documents (bench/bench_config.py times the same shapes)
+
+
+def nested_merge_keys(levels: int = 8, width: int = 10, into: str = "<<") -> str:
+    """``aN: &aN {<<: [*aN-1, *aN-1, ...]}``: 500 bytes standing for 10**levels keys,
+    merged into the document (or, with ``into="web"``, into a section)."""
+    lines = ["a0: &a0 {x: 1, y: 2}"]
+    for level in range(1, levels + 1):
+        sources = ", ".join([f"*a{level - 1}"] * width)
+        lines.append(f"a{level}: &a{level} {{<<: [{sources}]}}")
+    merged = "[" + ", ".join([f"*a{levels}"] * width) + "]"
+    lines.append(f"<<: {merged}" if into == "<<" else f"{into}: {{<<: {merged}}}")
+    return "\n".join(lines) + "\n"
+
+
+def nested_aliases_in_lists(levels: int = 9, width: int = 9) -> str:
+    """A "billion laughs" of lists, used where lists are expected."""
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    for level in range(1, levels + 1):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * width) + "]")
+    lines.append(f"disks: {{mounts: *a{levels}}}")
+    return "\n".join(lines) + "\n"
+
+
+def merge_chain(length: int) -> str:
+    """``a1: &a1 {<<: *a0}``, ``a2: &a2 {<<: *a1}``, ... merged into ``web``."""
+    lines = ["a0: &a0 {x: 1}"]
+    lines += [f"a{i}: &a{i} {{<<: *a{i - 1}}}" for i in range(1, length)]
+    lines.append(f"web: {{<<: *a{length - 1}}}")
+    return "\n".join(lines) + "\n"
+
+
+def unknown_keys(count: int) -> str:
+    return "".join(f"key{index:07d}: value\n" for index in range(count))

@@ -148,3 +148,38 @@ def test_any_yaml_structure_gives_a_config_or_a_config_error(document: object) -
         assert all(issue.line is not None and issue.line >= 1 for issue in exc.issues)
     else:
         assert isinstance(config, Config)
+
+
+# ---- the size limit: at most 128 KiB are read
+
+
+def test_a_file_over_the_limit_is_refused_with_both_sizes(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"# comment\n" * (2 * 1024 * 1024 // 10))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"config.yaml: cannot read {path}: it is 2,097,150 bytes, more than the limit of"
+        " 131,072 bytes (128 KiB; a configuration is a few KiB)"
+    )
+
+
+def test_the_limit_is_exact(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    at_limit = (b"# " + b"x" * 97 + b"\n") * (131_072 // 100) + b"#" * (131_072 % 100)
+    assert len(at_limit) == 131_072
+    path.write_bytes(at_limit)
+    assert load_config(path) == default_config()
+    path.write_bytes(at_limit + b"\n")
+    with pytest.raises(ConfigError, match="it is 131,073 bytes, more than the limit"):
+        load_config(path)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_an_endless_file_is_refused_after_the_limit() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config("/dev/zero", explicit=True)
+    assert str(info.value) == (
+        "zero: cannot read /dev/zero: it is more than the limit of 131,072 bytes"
+        " (128 KiB; a configuration is a few KiB)"
+    )

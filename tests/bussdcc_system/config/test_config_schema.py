@@ -19,7 +19,7 @@ from bussdcc_system.config import (
 )
 from bussdcc_system.config.docs import yaml_value
 from bussdcc_system.config.schema import DEVICE_TYPES
-from bussdcc_system.config.settings import sections_of
+from bussdcc_system.config.settings import sections_of, settings_of
 from tests.bussdcc_system.config.config_helpers import SOURCE
 
 
@@ -122,3 +122,18 @@ def test_the_token_is_the_only_secret() -> None:
     ]
     assert secrets == ["web.token"]
     assert "0123456789abcdef" not in repr(WebConfig(token="0123456789abcdef"))
+
+
+def test_every_interval_declares_a_floor_of_at_least_a_tenth_of_a_second() -> None:
+    intervals = {f"sampling.{s.name}": s.check for s in settings_of(SamplingConfig)}
+    for declared in sections_of(Config):
+        for s in declared.settings:
+            if s.name.endswith("_interval"):
+                intervals[f"{declared.name}.{s.name}"] = s.check
+    for device_type in DEVICE_TYPES:
+        for s in device_type.settings:
+            if s.name == "interval":
+                intervals[f"{device_type.kind}.interval"] = s.check
+    assert len(intervals) == 7 + 2 + 2
+    floors = {key: getattr(check, "ge", None) for key, check in intervals.items()}
+    assert all(floor is not None and floor >= 0.1 for floor in floors.values()), floors

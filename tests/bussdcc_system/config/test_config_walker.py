@@ -255,7 +255,8 @@ def test_device_settings_are_checked_per_kind() -> None:
         "config.yaml:7: devices[1].intervall: unknown key; did you mean 'interval'?",
         "config.yaml:9: devices[2].vcgencmd: expected the path of vcgencmd (an absolute path),"
         " got 'vcgencmd'",
-        "config.yaml:10: devices[2].interval: expected a number of seconds > 0 and <= 86400, got 0",
+        "config.yaml:10: devices[2].interval: expected a number of seconds >= 0.5 and <= 86400,"
+        " got 0",
         "config.yaml:13: devices[3].pin: unknown key; expected one of 'id', 'kind', 'interval',"
         " 'vcgencmd'",
         "config.yaml:14: devices[4]: expected a mapping with 'kind:' and its settings,"
