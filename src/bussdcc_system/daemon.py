@@ -240,7 +240,7 @@ class Daemon(SignalRuntime):
         try:
             new = load_config(self.config_path, explicit=self.explicit)
         except ConfigError as exc:
-            return self._reload_failed(tuple(str(i) for i in exc.issues))
+            return self._reload_failed(tuple(str(i) for i in exc.issues), exc.problems)
         diff = diff_configs(self.config, new, auto_devices=self.components.auto_devices)
         try:
             prepared = prepare(
@@ -260,10 +260,12 @@ class Daemon(SignalRuntime):
         summary = f"{len(changes)} change(s) applied" if changes else "no changes"
         return f"reloaded ({summary}); {self.describe()}"
 
-    def _reload_failed(self, errors: tuple[str, ...]) -> str:
+    def _reload_failed(self, errors: tuple[str, ...], problems: int = 1) -> str:
+        """Say why a reload was refused: every problem in the log and the history, the
+        first one (and how many more there are) in STATUS=."""
         self.emit(ConfigReloadFailed(str(self.config_path), errors))
         log.error("reload failed, keeping the running configuration: %s", "; ".join(errors))
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        more = f" (and {problems - 1} more)" if problems > 1 else ""
         self._reload_error = f"{errors[0]}{more}"
         return self.describe()
 

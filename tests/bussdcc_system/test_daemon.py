@@ -182,6 +182,12 @@ def test_invalid_reload_keeps_running_config_and_says_why(notify, setup):
         later = notify.collect(2.5)
         statuses = [m["STATUS"] for m in later if "STATUS" in m]
         assert all(s.startswith("reload failed") for s in statuses), statuses
+        # Many problems: STATUS= names the first and counts all of them, listed or not.
+        config.write_text(good + "".join(f"bogus{i}: 1\n" for i in range(30)))
+        daemon.signal(signal.SIGHUP)
+        notify.wait_for(lambda m: m.get("RELOADING") == "1")
+        many = notify.wait_for(ready)
+        assert "(and 29 more)" in many["STATUS"], many["STATUS"]
         config.write_text(good)
         daemon.signal(signal.SIGHUP)
         fixed = notify.wait_for(lambda m: m.get("READY") == "1")

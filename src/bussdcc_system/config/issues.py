@@ -51,6 +51,11 @@ class ConfigError(Exception):
             self.issues.append(ConfigIssue(source, None, "", f"... and {omitted} more {more}"))
         super().__init__(self.issues)
 
+    @property
+    def problems(self) -> int:
+        """How many problems there are, listed or not (the count line is not one)."""
+        return len(self.issues) - (1 if self.omitted else 0) + self.omitted
+
     def __str__(self) -> str:
         return "\n".join(str(issue) for issue in self.issues)
 
