@@ -30,7 +30,7 @@ from bussdcc_system.reload import (
     prepare_history_directory,
     prepare_listener,
 )
-from tests.bussdcc_system.telemetry_helpers import FIXTURES
+from tests.bussdcc_system.appliance_helpers import FIXTURES
 
 LED = DeviceConfig("led", "status_led", StatusLedOptions(pin=17))
 THERMAL = DeviceConfig("thermal_zone", "thermal_zone", ThermalZoneOptions())
