@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Fetch the dashboard's third-party browser assets, pinned in scripts/assets.lock, from
-# the npm registry into src/bussdcc_system/web/static/vendor/ with their LICENSE files.
-# The daemon serves them itself (a kiosk Pi may be offline): no CDN, and no vendor file
-# is ever committed or hand-copied into the source tree.
+# The dashboard's third-party browser assets, pinned in scripts/assets.lock, live in the
+# source tree (src/bussdcc_system/web/static/vendor/, committed with their licences):
+# no Debian package ships the Socket.IO browser client, a package build must not use the
+# network, and a kiosk Pi may be offline. This script verifies them, and refreshes them
+# from the npm registry package at the pinned version when the pin changes.
 #
-#   scripts/fetch-assets.sh           fetch what is missing or stale (no network when up to date)
-#   scripts/fetch-assets.sh --check   verify only: exit 1 if anything is missing or altered
-#   scripts/fetch-assets.sh --force   fetch again even when up to date
+#   scripts/fetch-assets.sh --check   verify only, never the network (debian/rules runs
+#                                     this): exit 1 naming every file that is missing,
+#                                     altered, unlisted or stale against assets.lock
+#   scripts/fetch-assets.sh           refresh what --check finds wrong (the network only then)
+#   scripts/fetch-assets.sh --force   fetch again from the registry even when up to date
 #
-# Tarballs come from `npm pack` when npm is installed, else straight from the registry
-# ($NPM_REGISTRY, default https://registry.npmjs.org) with curl or python3. To build
-# offline, set ASSETS_TARBALL_DIR to a directory holding <package>-<version>.tgz files.
-# Every tarball must match the sha512 integrity pinned in assets.lock.
+# A refresh takes the package tarball from `npm pack` when npm is installed, else straight
+# from the registry ($NPM_REGISTRY, default https://registry.npmjs.org) with curl or
+# python3, or from $ASSETS_TARBALL_DIR/<package>-<version>.tgz when that file exists. The
+# tarball must match the sha512 integrity pinned in assets.lock; the files named there are
+# copied out with the package's LICENSE, SHA256SUMS is rewritten, and a copy of the lock
+# records the pin they came from. Commit the result (and update debian/copyright).
 set -euo pipefail
 
 die() { printf 'fetch-assets: error: %s\n' "$*" >&2; exit 1; }
@@ -19,7 +24,8 @@ say() { printf 'fetch-assets: %s\n' "$*" >&2; }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lock="$repo/scripts/assets.lock"
-vendor="$repo/src/bussdcc_system/web/static/vendor"
+vendor_rel=src/bussdcc_system/web/static/vendor
+vendor="$repo/$vendor_rel"
 registry=${NPM_REGISTRY:-https://registry.npmjs.org}
 mode=fetch
 
@@ -27,26 +33,74 @@ case "${1:-}" in
     "") ;;
     --check) mode=check ;;
     --force) mode=force ;;
-    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
 esac
 
 [ -f "$lock" ] || die "missing $lock"
-command -v python3 >/dev/null 2>&1 || die "python3 is needed to verify tarball integrity"
 
-up_to_date() {
-    [ -f "$vendor/assets.lock" ] && cmp -s "$lock" "$vendor/assets.lock" \
-        && [ -f "$vendor/SHA256SUMS" ] \
-        && (cd "$vendor" && sha256sum --check --quiet --strict SHA256SUMS >/dev/null 2>&1)
+# The files assets.lock puts under vendor/ (the part after "=" of each file spec).
+expected_files() {
+    local name version integrity files spec
+    while read -r name version integrity files; do
+        case "$name" in ''|'#'*) continue ;; esac
+        for spec in $files; do printf '%s\n' "${spec#*=}"; done
+    done < "$lock"
 }
 
-if [ "$mode" != force ] && up_to_date; then
-    say "vendor assets up to date ($vendor)"
+# problems: print one line per thing wrong with vendor/; nothing when it is complete.
+# Coreutils and diffutils only (a build chroot has them), no network.
+problems() {
+    local f listed
+    if [ ! -d "$vendor" ]; then
+        printf '%s/ is missing\n' "$vendor_rel"
+        return
+    fi
+    if [ ! -f "$vendor/assets.lock" ]; then
+        printf '%s/assets.lock is missing\n' "$vendor_rel"
+    elif ! cmp -s "$lock" "$vendor/assets.lock"; then
+        printf '%s/assets.lock differs from scripts/assets.lock (the pin changed)\n' "$vendor_rel"
+    fi
+    if [ ! -f "$vendor/SHA256SUMS" ]; then
+        printf '%s/SHA256SUMS is missing\n' "$vendor_rel"
+        listed=""
+    else
+        listed=$(sed -n 's/^[0-9a-f]\{64\} [ *]//p' "$vendor/SHA256SUMS")
+        (cd "$vendor" && sha256sum --check --strict --quiet SHA256SUMS 2>/dev/null) \
+            | sed -n "s|^\(.*\): FAILED.*|$vendor_rel/\1: missing or its sha256 differs|p"
+    fi
+    while IFS= read -r f; do
+        if [ ! -f "$vendor/$f" ]; then
+            printf '%s/%s is missing\n' "$vendor_rel" "$f"
+        elif ! printf '%s\n' "$listed" | grep -Fqx -- "$f"; then
+            printf '%s/%s is not in SHA256SUMS\n' "$vendor_rel" "$f"
+        fi
+    done < <(expected_files)
+    # Anything else would be packaged and served without a pin.
+    for f in "$vendor"/* "$vendor"/.[!.]*; do
+        [ -e "$f" ] || continue
+        f=${f##*/}
+        case "$f" in SHA256SUMS|assets.lock) continue ;; esac
+        expected_files | grep -Fqx -- "$f" \
+            || printf '%s/%s is not named in scripts/assets.lock\n' "$vendor_rel" "$f"
+    done
+    return 0
+}
+
+wrong=$(problems)
+if [ "$mode" != force ] && [ -z "$wrong" ]; then
+    say "vendor assets match scripts/assets.lock ($vendor_rel)"
     exit 0
 fi
 if [ "$mode" = check ]; then
-    die "vendor assets missing or not matching scripts/assets.lock: run scripts/fetch-assets.sh"
+    printf 'fetch-assets: %s\n' "$wrong" | sed '2,$s/^/fetch-assets: /' >&2
+    die "the browser assets in $vendor_rel do not match scripts/assets.lock; restore" \
+        "them (git checkout -- $vendor_rel) or, after changing the pin," \
+        "run scripts/fetch-assets.sh and commit the result"
 fi
+[ -z "$wrong" ] || say "refreshing: $(printf '%s' "$wrong" | paste -sd ';' | sed 's/;/; /g')"
+
+command -v python3 >/dev/null 2>&1 || die "python3 is needed to verify tarball integrity"
 
 sri() {
     python3 - "$1" <<'PY'
@@ -112,11 +166,15 @@ while read -r name version integrity files; do
     rm -rf "$tmp/x"
 done < "$lock"
 
-(cd "$stage" && sha256sum -- * > SHA256SUMS)
+# In the lock's order, so a refresh that changes nothing leaves SHA256SUMS unchanged.
+(cd "$stage" && expected_files | while IFS= read -r f; do sha256sum -- "$f"; done) \
+    > "$stage/SHA256SUMS"
 cp "$lock" "$stage/assets.lock"
 mkdir -p "$vendor"
-find "$vendor" -mindepth 1 -maxdepth 1 -type f -delete
+find "$vendor" -mindepth 1 -maxdepth 1 -delete
 cp "$stage"/* "$vendor/"
 chmod 0644 "$vendor"/*
-say "vendor assets installed in $vendor:"
+wrong=$(problems)
+[ -z "$wrong" ] || die "after the refresh: $wrong"
+say "vendor assets refreshed in $vendor_rel (commit them, and check debian/copyright):"
 (cd "$vendor" && ls -l) >&2

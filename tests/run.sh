@@ -36,10 +36,8 @@ say "installing the package and test tools into .venv"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
 
-if [ -x scripts/fetch-assets.sh ]; then
-    say "fetching pinned browser assets"
-    scripts/fetch-assets.sh
-fi
+say "checking the committed browser assets against scripts/assets.lock (no network)"
+scripts/fetch-assets.sh --check
 
 say "ruff"
 .venv/bin/ruff check .
