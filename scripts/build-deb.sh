@@ -93,19 +93,7 @@ else
         -cf - . | tar -xf - -C "$src"
 fi
 
-# 2. Offline web assets (git-ignored, so not copied above): reuse what the checkout
-#    already has, then let the project's fetch script complete them if it exists.
-vendor=src/bussdcc_system/web/static/vendor
-if [ -d "$repo/$vendor" ]; then
-    mkdir -p "$src/$vendor"
-    cp -a "$repo/$vendor/." "$src/$vendor/"
-fi
-if [ -f "$src/scripts/fetch-assets.sh" ]; then
-    log "running scripts/fetch-assets.sh"
-    (cd "$src" && bash scripts/fetch-assets.sh) >&2 || die "scripts/fetch-assets.sh failed"
-fi
-
-# 3. Optional version override, for test builds (e.g. an "upgrade" to 0.1.0+test1).
+# 2. Optional version override, for test builds (e.g. an "upgrade" to 0.1.0+test1).
 if [ -n "$version" ]; then
     log "building as version $version (changelog entry in the temporary copy only)"
     maint=$(sed -n 's/^Maintainer: //p' "$src/debian/control")
@@ -118,29 +106,31 @@ if [ -n "$version" ]; then
     mv "$work/changelog" "$src/debian/changelog"
 fi
 
-# 4. Build dependencies.
-if ! (cd "$src" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
-    missing=$(cd "$src" && { dpkg-checkbuilddeps 2>&1 || true; } \
+# 3. Build dependencies: debian/control's Build-Depends. Not build-essential (Debian's
+#    implicit build dependency: gcc, g++, make, libc6-dev and their libraries): nothing
+#    here is compiled (Architecture: all), so neither the check nor the build asks for it.
+if ! (cd "$src" && dpkg-checkbuilddeps -I) >/dev/null 2>&1; then
+    missing=$(cd "$src" && { dpkg-checkbuilddeps -I 2>&1 || true; } \
         | sed -n 's/.*Unmet build dependencies: //p')
     can_install || die "missing build dependencies: $missing (run as root to install them)"
     log "installing build dependencies: $missing"
     builddeps=$(awk '/^Build-Depends:/ { f = 1; sub(/^Build-Depends:/, ""); print; next }
                      f && /^[ \t]/ { print; next } { f = 0 }' "$src/debian/control" \
         | tr -s ' \t\n' ' ' | sed -e 's/^ *//' -e 's/[, ]*$//')
-    # dpkg-checkbuilddeps also wants build-essential (Debian policy's implicit build-dep).
-    if ! apt-get satisfy -y --no-install-recommends "build-essential, $builddeps" >&2; then
+    if ! apt-get satisfy -y --no-install-recommends "$builddeps" >&2; then
         apt-get update >&2
-        apt-get satisfy -y --no-install-recommends "build-essential, $builddeps" >&2
+        apt-get satisfy -y --no-install-recommends "$builddeps" >&2
     fi
-    (cd "$src" && dpkg-checkbuilddeps) || die "build dependencies still missing"
+    (cd "$src" && dpkg-checkbuilddeps -I) || die "build dependencies still missing"
 fi
 
-# 5. Build (tests run separately: nocheck).
-log "dpkg-buildpackage -us -uc -b"
+# 4. Build (tests run separately: nocheck). No network is needed: the browser assets are
+#    part of the tree, and debian/rules fails the build if one is missing or altered.
+log "dpkg-buildpackage --ignore-builtin-builddeps -us -uc -b"
 (
     cd "$src"
     export DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}"
-    dpkg-buildpackage -us -uc -b
+    dpkg-buildpackage --ignore-builtin-builddeps -us -uc -b
 ) >&2
 
 # One .deb per binary package. The globs cannot overlap: "bussdcc-system_" needs the "_"
