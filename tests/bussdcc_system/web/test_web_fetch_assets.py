@@ -25,6 +25,7 @@ from bussdcc_system.web.assets import REQUIRED_VENDOR, Assets
 
 REPO = Path(__file__).resolve().parents[3]
 VENDOR = Path("src/bussdcc_system/web/static/vendor")
+MISSING_SOURCES = Path("debian/missing-sources")
 LOCK = REPO / "scripts/assets.lock"
 
 
@@ -36,8 +37,10 @@ def lock_entries(lock: Path = LOCK) -> list[list[str]]:
     ]
 
 
-def pinned_files() -> list[str]:
-    return [spec.split("=", 1)[1] for entry in lock_entries() for spec in entry[3:]]
+def pinned_paths() -> list[Path]:
+    """Where the lock puts each file, relative to the repository."""
+    dests = [spec.split("=", 1)[1] for entry in lock_entries() for spec in entry[3:]]
+    return [Path(d) if d.startswith("debian/") else VENDOR / d for d in dests]
 
 
 def test_the_lock_pins_a_socketio_v4_client_with_its_integrity() -> None:
@@ -47,45 +50,52 @@ def test_the_lock_pins_a_socketio_v4_client_with_its_integrity() -> None:
     assert integrity.startswith("sha512-")
     assert "dist/socket.io.min.js=socket.io.min.js" in files
     assert any(f.startswith("LICENSE=") for f in files)
+    # lintian wants the readable source of a minified file in the source package.
+    assert "dist/socket.io.js=debian/missing-sources/socket.io.js" in files
 
 
 def test_the_pinned_files_are_committed_with_their_checksums() -> None:
     """A clean checkout holds everything the package build needs: no file is ignored."""
     listed = subprocess.run(
-        ["git", "-c", "safe.directory=*", "ls-files", "--", str(VENDOR)],
+        ["git", "-c", "safe.directory=*", "ls-files", "--", str(VENDOR), str(MISSING_SOURCES)],
         cwd=REPO,
         capture_output=True,
         text=True,
     )
     if listed.returncode != 0:
         pytest.skip(f"not a git checkout: {listed.stderr.strip()}")
-    committed = {Path(p).name for p in listed.stdout.split()}
-    assert committed >= {*pinned_files(), "SHA256SUMS", "assets.lock"}, committed
-    ignored = subprocess.run(
-        ["git", "-c", "safe.directory=*", "check-ignore", "-q", str(VENDOR / "socket.io.min.js")],
-        cwd=REPO,
-    )
-    assert ignored.returncode == 1, ".gitignore must not hide the vendor assets"
-    assert set(REQUIRED_VENDOR) <= {f"vendor/{name}" for name in committed}
+    committed = {Path(p) for p in listed.stdout.split()}
+    sums = {VENDOR / "SHA256SUMS", VENDOR / "assets.lock", MISSING_SOURCES / "SHA256SUMS"}
+    assert committed >= {*pinned_paths(), *sums}, committed
+    for path in pinned_paths():
+        ignored = subprocess.run(
+            ["git", "-c", "safe.directory=*", "check-ignore", "-q", str(path)], cwd=REPO
+        )
+        assert ignored.returncode == 1, f".gitignore must not hide {path}"
+    assert {VENDOR.parent / name for name in REQUIRED_VENDOR} <= committed
 
 
 def test_debian_copyright_covers_every_pinned_package() -> None:
-    copyright_ = (REPO / "debian/copyright").read_text()
-    stanza = copyright_.split(f"Files: {VENDOR}/*\n", 1)
-    assert len(stanza) == 2, f"debian/copyright has no 'Files: {VENDOR}/*' stanza"
-    paragraph = stanza[1].split("\n\n", 1)[0]
-    assert "License: MIT" in paragraph
+    """One paragraph whose Files: are both directories, naming each pinned version."""
+    paragraphs = (REPO / "debian/copyright").read_text().split("\n\n")
+    found = [p for p in paragraphs if p.startswith(f"Files: {VENDOR}/*")]
+    assert len(found) == 1, f"debian/copyright has no 'Files: {VENDOR}/*' paragraph"
+    paragraph = found[0]
+    files = paragraph.split("\nCopyright:", 1)[0].removeprefix("Files:").split()
+    assert files == [f"{VENDOR}/*", f"{MISSING_SOURCES}/*"], files
+    assert "\nLicense: MIT\n" in paragraph
     for name, version, *_ in lock_entries():
         assert f"{name} {version}" in paragraph, f"{name} {version} not in: {paragraph}"
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    """A copy of the script, the lock and the committed vendor directory."""
+    """A copy of the script, the lock and the committed assets."""
     (tmp_path / "scripts").mkdir()
     for name in ("fetch-assets.sh", "assets.lock"):
         shutil.copy2(REPO / "scripts" / name, tmp_path / "scripts" / name)
     shutil.copytree(REPO / VENDOR, tmp_path / VENDOR)
+    shutil.copytree(REPO / MISSING_SOURCES, tmp_path / MISSING_SOURCES)
     return tmp_path
 
 
@@ -112,7 +122,7 @@ def test_an_altered_file_fails_the_check_naming_it(tree: Path) -> None:
     result = fetch_assets(tree, "--check")
     assert result.returncode == 1
     assert f"{VENDOR}/socket.io.min.js: missing or its sha256 differs" in result.stderr
-    assert f"git checkout -- {VENDOR}" in result.stderr
+    assert f"git checkout -- {VENDOR} {MISSING_SOURCES}" in result.stderr
     assert "run scripts/fetch-assets.sh" in result.stderr
 
 
@@ -123,6 +133,14 @@ def test_a_missing_or_unlisted_file_fails_the_check(tree: Path) -> None:
     assert result.returncode == 1
     assert f"{VENDOR}/socket.io.min.js is missing" in result.stderr
     assert f"{VENDOR}/extra.js is not named in scripts/assets.lock" in result.stderr
+
+
+def test_an_altered_readable_source_fails_the_check(tree: Path) -> None:
+    source = tree / MISSING_SOURCES / "socket.io.js"
+    source.write_text("// not the pinned bundle\n")
+    result = fetch_assets(tree, "--check")
+    assert result.returncode == 1
+    assert f"{MISSING_SOURCES}/socket.io.js: missing or its sha256 differs" in result.stderr
 
 
 def test_a_file_left_out_of_sha256sums_fails_the_check(tree: Path) -> None:
@@ -147,6 +165,7 @@ def test_the_check_never_fetches(tree: Path) -> None:
     result = fetch_assets(tree, "--check", NPM_REGISTRY="http://127.0.0.1:9")
     assert result.returncode == 1
     assert f"{VENDOR}/ is missing" in result.stderr
+    assert f"{VENDOR}/assets.lock is missing" in result.stderr
     assert "fetching" not in result.stderr
     assert not (tree / VENDOR).exists()
 
@@ -169,12 +188,16 @@ def test_a_refresh_takes_the_pinned_tarball_and_checks_its_sha512(
 ) -> None:
     tarballs = tmp_path / "tarballs"
     tarballs.mkdir()
-    files = {"dist/socket.io.min.js": b"/*! new client */\n", "LICENSE": b"The MIT License\n"}
+    files = {
+        "dist/socket.io.min.js": b"/*! new client */\n",
+        "dist/socket.io.js": b"/*! new client, readable */\n",
+        "LICENSE": b"The MIT License\n",
+    }
     integrity = fake_package(tarballs, "socket.io-client", "4.9.0", files)
     lock = tree / "scripts/assets.lock"
     pin = (
-        f"socket.io-client 4.9.0 {integrity} "
-        "dist/socket.io.min.js=socket.io.min.js LICENSE=socket.io-client.LICENSE\n"
+        f"socket.io-client 4.9.0 {integrity} dist/socket.io.min.js=socket.io.min.js "
+        "LICENSE=socket.io-client.LICENSE dist/socket.io.js=debian/missing-sources/socket.io.js\n"
     )
     lock.write_text(pin)
     refreshed = fetch_assets(tree, ASSETS_TARBALL_DIR=str(tarballs))
@@ -182,7 +205,14 @@ def test_a_refresh_takes_the_pinned_tarball_and_checks_its_sha512(
     vendor = tree / VENDOR
     assert (vendor / "socket.io.min.js").read_bytes() == files["dist/socket.io.min.js"]
     assert (vendor / "socket.io-client.LICENSE").read_bytes() == files["LICENSE"]
+    assert (tree / MISSING_SOURCES / "socket.io.js").read_bytes() == files["dist/socket.io.js"]
     assert (vendor / "assets.lock").read_text() == pin
+    assert sorted(p.name for p in vendor.iterdir()) == [
+        "SHA256SUMS",
+        "assets.lock",
+        "socket.io-client.LICENSE",
+        "socket.io.min.js",
+    ]
     assert fetch_assets(tree, "--check").returncode == 0
     # A second run finds them up to date and fetches nothing.
     again = fetch_assets(tree, ASSETS_TARBALL_DIR=str(tarballs))
