@@ -13,6 +13,11 @@ APT_PACKAGES=(
     # slow tiers: real systemd in a container, the .deb build, a real browser
     debootstrap systemd-container dpkg-dev debhelper dh-python pybuild-plugin-pyproject
     python3-all python3-setuptools lintian piuparts adequate chromium curl ca-certificates
+    # the plain `dpkg-buildpackage -us -uc -b` checks Debian's implicit build dependency
+    build-essential
+    # the arm64 tier: Debian arm64 binaries under emulation (binfmt_misc is set up by the
+    # test itself from /usr/lib/binfmt.d/qemu-aarch64.conf)
+    qemu-user-static
 )
 
 missing=()
