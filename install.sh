@@ -4,6 +4,11 @@
 # bussdcc-system.service. For Debian 12/13 and Raspberry Pi OS (bookworm, trixie).
 # Running it again rebuilds and reinstalls (your /etc/bussdcc-system/config.yaml is kept).
 #
+# The tools the build needs (debhelper, dh-python, ...) are installed from your apt
+# sources for the build and removed again afterwards, with their downloaded .debs; the
+# build itself uses no network. What stays: bussdcc-system and the packages it needs, and
+# a copy of the .debs in dist/, owned by you.
+#
 #   sudo ./install.sh               build, install, start, print the dashboard URL(s)
 #   sudo ./install.sh --foreground  where systemd is not PID 1 (a container, a chroot):
 #                                   install, then run the daemon in the foreground
@@ -15,7 +20,7 @@ foreground=0
 for arg in "$@"; do
     case "$arg" in
         --foreground) foreground=1 ;;
-        -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) printf 'install.sh: unknown argument: %s (see --help)\n' "$arg" >&2; exit 2 ;;
     esac
 done
@@ -73,21 +78,103 @@ fi
 say "refreshing the package lists (apt-get update)"
 apt-get update -qq
 
+installed_packages() {
+    dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' | sed -n 's/^ii *//p' | sort -u
+}
+cached_debs() { find /var/cache/apt/archives -maxdepth 1 -name '*.deb' -printf '%f\n' | sort; }
+count() { printf '%s\n' "$1" | grep -c . || true; }
+words() { printf '%s\n' "$1" | paste -sd ' '; }
+
 before=$(dpkg-query -W -f='${db:Status-Status} ${Version}' bussdcc-system 2>/dev/null || true)
+packages_before=$(installed_packages)
+debs_before=$(cached_debs)
+build_only=""  # packages installed for the build, not there before: removed at the end
+
+remove_build_tools() {
+    # Of the packages installed for the build, keep what bussdcc-system needs (its
+    # Depends and Recommends, recursively: apt would have installed them with it) and
+    # mark them "installed automatically", so they go when it goes; purge the rest.
+    # Nothing else: other packages are not ours to remove.
+    [ -n "$build_only" ] || return 0
+    local needed remove kept extra f
+    needed=$(apt-cache depends --recurse --installed --no-suggests --no-conflicts \
+        --no-breaks --no-replaces --no-enhances bussdcc-system 2>/dev/null \
+        | sed -n 's/^\([^ <][^ :]*\).*/\1/p' | sort -u || true)
+    remove=$(comm -23 <(printf '%s\n' "$build_only") <(printf '%s\n' "$needed"))
+    kept=$(comm -12 <(printf '%s\n' "$build_only") <(printf '%s\n' "$needed"))
+    build_only=""
+    if [ -n "$kept" ]; then
+        # shellcheck disable=SC2086 # one package name per word
+        apt-mark auto $kept >/dev/null
+    fi
+    if [ -n "$remove" ]; then
+        # shellcheck disable=SC2086
+        extra=$(apt-get -s purge $remove | sed -n 's/^\(Purg\|Remv\) \([^ :]*\).*/\2/p' \
+            | sort -u | comm -23 - <(printf '%s\n' "$remove"))
+        if [ -n "$extra" ]; then
+            warn "not removing the build tools: apt would also remove $(words "$extra")"
+        else
+            say "removing the $(count "$remove") packages installed only for the build"
+            # shellcheck disable=SC2086
+            apt-get purge -y -q $remove >"$outdir/purge.log" 2>&1 \
+                || { cat "$outdir/purge.log" >&2; warn "could not remove them all"; }
+            # and their .debs, which apt keeps in /var/cache/apt/archives
+            comm -13 <(printf '%s\n' "$debs_before") <(cached_debs) | while IFS= read -r f; do
+                if printf '%s\n' "$remove" | grep -Fqx -- "${f%%_*}"; then
+                    rm -f "/var/cache/apt/archives/$f"
+                fi
+            done
+        fi
+    fi
+    if [ -n "$kept" ]; then
+        note "kept $(count "$kept") of them, which bussdcc-system needs (marked as installed" \
+            "automatically, so they go with it): $(words "$kept")"
+    fi
+}
+
 outdir=$(mktemp -d /tmp/bussdcc-system-install.XXXXXX)
-trap 'rm -rf "$outdir"' EXIT
+cleanup() {
+    remove_build_tools || true
+    rm -rf "$outdir"
+}
+trap cleanup EXIT
 chmod 0755 "$outdir" # apt reads local .debs as the unprivileged _apt user
 
-say "building the package (scripts/build-deb.sh; installs missing build tools)"
+build_deps=$("$repo/scripts/build-deb.sh" --print-build-deps)
+say "installing what the build needs (removed again at the end): $build_deps"
+deps_status=0
+apt-get satisfy -y -q --no-install-recommends "$build_deps" >"$outdir/deps.log" 2>&1 \
+    || deps_status=$?
+build_only=$(comm -13 <(printf '%s\n' "$packages_before") <(installed_packages))
+if [ "$deps_status" != 0 ]; then
+    cat "$outdir/deps.log" >&2
+    die "could not install the build dependencies"
+fi
+if [ -n "$build_only" ]; then
+    note "installed $(count "$build_only") packages: $(words "$build_only")"
+else
+    note "all of it was installed already"
+fi
+
+say "building the package (scripts/build-deb.sh; no network)"
 buildlog="$outdir/build.log"
-if ! deb=$("$repo/scripts/build-deb.sh" -o "$outdir" 2>"$buildlog" | tail -n 1) || [ ! -f "$deb" ]; then
+if ! deb=$("$repo/scripts/build-deb.sh" --no-install-deps -o "$outdir" 2>"$buildlog" | tail -n 1) \
+    || [ ! -f "$deb" ]; then
     tail -n 30 "$buildlog" >&2
     cp "$buildlog" /var/tmp/bussdcc-system-build.log
     die "the build failed; full log: /var/tmp/bussdcc-system-build.log"
 fi
 version=$(dpkg-deb -f "$deb" Version)
 note "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
-if mkdir -p "$repo/dist" 2>/dev/null && cp "$outdir"/bussdcc-system*.deb "$repo/dist/" 2>/dev/null; then
+
+# A copy in dist/ for the person who ran this (with sudo: SUDO_UID), not for root.
+owner=$(id -u) group=$(id -g)
+case "${SUDO_UID:-}:${SUDO_GID:-}" in
+    [0-9]*:[0-9]*) owner=$SUDO_UID group=$SUDO_GID ;;
+esac
+if install -d -o "$owner" -g "$group" -m 0755 "$repo/dist" 2>/dev/null \
+    && install -o "$owner" -g "$group" -m 0644 "$outdir"/bussdcc-system*.deb "$repo/dist/" 2>/dev/null
+then
     note "a copy is in $repo/dist/ (with the optional kiosk package: apt install ./dist/bussdcc-system-kiosk_*.deb)"
 fi
 
@@ -99,6 +186,7 @@ case "$before" in
 esac
 # --reinstall makes a second run with the same version rebuild-and-replace, not a no-op.
 apt-get install -y -q --reinstall "$deb"
+remove_build_tools
 note "config:  $config (kept across upgrades; check with: bussdcc-system check-config)"
 note "history: /var/lib/bussdcc-system/history"
 
@@ -171,7 +259,7 @@ note "or run this installer with --foreground."
 print_urls
 if [ "$foreground" = 1 ]; then
     say "running bussdcc-system in the foreground as user bussdcc-system (Ctrl-C stops it)"
-    rm -rf "$outdir"
+    cleanup
     trap - EXIT
     cd /var/lib/bussdcc-system
     # Not under a service manager: a NOTIFY_SOCKET inherited from a container manager

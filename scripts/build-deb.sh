@@ -5,15 +5,18 @@
 # (no debian/.debhelper, no .pybuild, no ../*.deb next to the repository).
 #
 #   scripts/build-deb.sh [-o OUTDIR] [--version VERSION] [--no-install-deps]
+#   scripts/build-deb.sh --print-build-deps
 #
 #   -o, --output DIR    where to put the .debs (default: <repo>/dist)
 #   --version VERSION   build as VERSION (e.g. 0.1.0+test1) by prepending a changelog
 #                       entry in the temporary copy; the repository is not touched
 #   --no-install-deps   never call apt-get; fail if build dependencies are missing
+#   --print-build-deps  print what the build needs, for `apt-get satisfy`, and exit
 #
 # Missing build dependencies (from debian/control) are installed with apt-get when
 # running as root. stdout gets one path per built .deb: bussdcc-system-kiosk's first,
-# bussdcc-system's last (so `| tail -n 1` is the daemon's package).
+# bussdcc-system's last (so `| tail -n 1` is the daemon's package). The build uses no
+# network: everything it needs is in the tree.
 set -euo pipefail
 
 # A non-Debian python3 first in PATH (pyenv, a venv) breaks pybuild: use the system's.
@@ -29,6 +32,15 @@ out="$repo/dist"
 version=""
 install_deps=1
 
+build_deps() {
+    # What the build needs: dpkg-dev and debian/control's Build-Depends, as one line for
+    # `apt-get satisfy`. Not build-essential (Debian's implicit build dependency: gcc,
+    # g++, libc6-dev and their libraries): nothing is compiled (Architecture: all).
+    awk '/^Build-Depends:/ { f = 1; sub(/^Build-Depends:/, ""); print; next }
+         f && /^[ \t]/ { print; next } { f = 0 }' "$repo/debian/control" \
+        | tr -s ' \t\n' ' ' | sed -e 's/^ */dpkg-dev, /' -e 's/[, ]*$//'
+}
+
 while [ $# -gt 0 ]; do
     case "$1" in
         -o|--output) [ $# -ge 2 ] || die "$1 needs a directory"; out=$2; shift 2 ;;
@@ -36,7 +48,8 @@ while [ $# -gt 0 ]; do
         --version) [ $# -ge 2 ] || die "$1 needs a version"; version=$2; shift 2 ;;
         --version=*) version=${1#*=}; shift ;;
         --no-install-deps) install_deps=0; shift ;;
-        -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --print-build-deps) build_deps; exit 0 ;;
+        -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
@@ -93,19 +106,7 @@ else
         -cf - . | tar -xf - -C "$src"
 fi
 
-# 2. Offline web assets (git-ignored, so not copied above): reuse what the checkout
-#    already has, then let the project's fetch script complete them if it exists.
-vendor=src/bussdcc_system/web/static/vendor
-if [ -d "$repo/$vendor" ]; then
-    mkdir -p "$src/$vendor"
-    cp -a "$repo/$vendor/." "$src/$vendor/"
-fi
-if [ -f "$src/scripts/fetch-assets.sh" ]; then
-    log "running scripts/fetch-assets.sh"
-    (cd "$src" && bash scripts/fetch-assets.sh) >&2 || die "scripts/fetch-assets.sh failed"
-fi
-
-# 3. Optional version override, for test builds (e.g. an "upgrade" to 0.1.0+test1).
+# 2. Optional version override, for test builds (e.g. an "upgrade" to 0.1.0+test1).
 if [ -n "$version" ]; then
     log "building as version $version (changelog entry in the temporary copy only)"
     maint=$(sed -n 's/^Maintainer: //p' "$src/debian/control")
@@ -118,29 +119,28 @@ if [ -n "$version" ]; then
     mv "$work/changelog" "$src/debian/changelog"
 fi
 
-# 4. Build dependencies.
-if ! (cd "$src" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
-    missing=$(cd "$src" && { dpkg-checkbuilddeps 2>&1 || true; } \
+# 3. Build dependencies (build_deps above): without build-essential, so neither the check
+#    (-I) nor dpkg-buildpackage (--ignore-builtin-builddeps) asks for it.
+if ! (cd "$src" && dpkg-checkbuilddeps -I) >/dev/null 2>&1; then
+    missing=$(cd "$src" && { dpkg-checkbuilddeps -I 2>&1 || true; } \
         | sed -n 's/.*Unmet build dependencies: //p')
     can_install || die "missing build dependencies: $missing (run as root to install them)"
     log "installing build dependencies: $missing"
-    builddeps=$(awk '/^Build-Depends:/ { f = 1; sub(/^Build-Depends:/, ""); print; next }
-                     f && /^[ \t]/ { print; next } { f = 0 }' "$src/debian/control" \
-        | tr -s ' \t\n' ' ' | sed -e 's/^ *//' -e 's/[, ]*$//')
-    # dpkg-checkbuilddeps also wants build-essential (Debian policy's implicit build-dep).
-    if ! apt-get satisfy -y --no-install-recommends "build-essential, $builddeps" >&2; then
+    builddeps=$(build_deps)
+    if ! apt-get satisfy -y --no-install-recommends "$builddeps" >&2; then
         apt-get update >&2
-        apt-get satisfy -y --no-install-recommends "build-essential, $builddeps" >&2
+        apt-get satisfy -y --no-install-recommends "$builddeps" >&2
     fi
-    (cd "$src" && dpkg-checkbuilddeps) || die "build dependencies still missing"
+    (cd "$src" && dpkg-checkbuilddeps -I) || die "build dependencies still missing"
 fi
 
-# 5. Build (tests run separately: nocheck).
-log "dpkg-buildpackage -us -uc -b"
+# 4. Build (tests run separately: nocheck). No network is needed: the browser assets are
+#    part of the tree, and debian/rules fails the build if one is missing or altered.
+log "dpkg-buildpackage --ignore-builtin-builddeps -us -uc -b"
 (
     cd "$src"
     export DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}"
-    dpkg-buildpackage -us -uc -b
+    dpkg-buildpackage --ignore-builtin-builddeps -us -uc -b
 ) >&2
 
 # One .deb per binary package. The globs cannot overlap: "bussdcc-system_" needs the "_"

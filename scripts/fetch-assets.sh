@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Fetch the dashboard's third-party browser assets, pinned in scripts/assets.lock, from
-# the npm registry into src/bussdcc_system/web/static/vendor/ with their LICENSE files.
-# The daemon serves them itself (a kiosk Pi may be offline): no CDN, and no vendor file
-# is ever committed or hand-copied into the source tree.
+# The dashboard's third-party browser assets, pinned in scripts/assets.lock, live in the
+# source tree, committed: src/bussdcc_system/web/static/vendor/ (served by the daemon,
+# with their licences) and debian/missing-sources/ (the readable source of a minified
+# file, as Debian wants it). No Debian package ships the Socket.IO browser client, a
+# package build must not use the network, and a kiosk Pi may be offline. This script
+# verifies them, and refreshes them from the npm registry package at the pinned version
+# when the pin changes.
 #
-#   scripts/fetch-assets.sh           fetch what is missing or stale (no network when up to date)
-#   scripts/fetch-assets.sh --check   verify only: exit 1 if anything is missing or altered
-#   scripts/fetch-assets.sh --force   fetch again even when up to date
+#   scripts/fetch-assets.sh --check   verify only, never the network (debian/rules runs
+#                                     this): exit 1 naming every file that is missing,
+#                                     altered, unlisted or stale against assets.lock
+#   scripts/fetch-assets.sh           refresh what --check finds wrong (the network only then)
+#   scripts/fetch-assets.sh --force   fetch again from the registry even when up to date
 #
-# Tarballs come from `npm pack` when npm is installed, else straight from the registry
-# ($NPM_REGISTRY, default https://registry.npmjs.org) with curl or python3. To build
-# offline, set ASSETS_TARBALL_DIR to a directory holding <package>-<version>.tgz files.
-# Every tarball must match the sha512 integrity pinned in assets.lock.
+# A refresh takes the package tarball from `npm pack` when npm is installed, else straight
+# from the registry ($NPM_REGISTRY, default https://registry.npmjs.org) with curl or
+# python3, or from $ASSETS_TARBALL_DIR/<package>-<version>.tgz when that file exists. The
+# tarball must match the sha512 integrity pinned in assets.lock; the files named there are
+# copied out, each directory's SHA256SUMS is rewritten, and a copy of the lock in vendor/
+# records the pin they came from. Commit the result (and update debian/copyright).
 set -euo pipefail
 
 die() { printf 'fetch-assets: error: %s\n' "$*" >&2; exit 1; }
@@ -19,7 +26,7 @@ say() { printf 'fetch-assets: %s\n' "$*" >&2; }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lock="$repo/scripts/assets.lock"
-vendor="$repo/src/bussdcc_system/web/static/vendor"
+vendor_rel=src/bussdcc_system/web/static/vendor
 registry=${NPM_REGISTRY:-https://registry.npmjs.org}
 mode=fetch
 
@@ -27,26 +34,94 @@ case "${1:-}" in
     "") ;;
     --check) mode=check ;;
     --force) mode=force ;;
-    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
 esac
 
 [ -f "$lock" ] || die "missing $lock"
-command -v python3 >/dev/null 2>&1 || die "python3 is needed to verify tarball integrity"
 
-up_to_date() {
-    [ -f "$vendor/assets.lock" ] && cmp -s "$lock" "$vendor/assets.lock" \
-        && [ -f "$vendor/SHA256SUMS" ] \
-        && (cd "$vendor" && sha256sum --check --quiet --strict SHA256SUMS >/dev/null 2>&1)
+# Where each file of assets.lock goes, relative to the repository, in the lock's order: a
+# plain name goes to static/vendor/ (packaged and served); debian/missing-sources/NAME
+# holds the readable source of a minified file (Debian's place for it; not packaged).
+expected_paths() {
+    local name version integrity files spec dest
+    while read -r name version integrity files; do
+        case "$name" in ''|'#'*) continue ;; esac
+        for spec in $files; do
+            dest=${spec#*=}
+            case "$dest" in
+                debian/missing-sources/*/*) ;;
+                debian/missing-sources/?*) printf '%s\n' "$dest"; continue ;;
+                */*) ;;
+                ?*) printf '%s/%s\n' "$vendor_rel" "$dest"; continue ;;
+            esac
+            die "assets.lock: $dest must be a file name (for static/vendor/) or debian/missing-sources/NAME"
+        done
+    done < "$lock"
 }
 
-if [ "$mode" != force ] && up_to_date; then
-    say "vendor assets up to date ($vendor)"
+# The directories those files live in, each with its own SHA256SUMS.
+expected_dirs() {
+    { printf '%s\n' "$vendor_rel"; expected_paths | sed 's|/[^/]*$||'; } | awk '!seen[$0]++'
+}
+
+# problems: print one line per thing wrong with the assets; nothing when all is well.
+# Coreutils and diffutils only (a build chroot has them), no network.
+problems() {
+    local dir path f listed extras
+    if [ ! -f "$repo/$vendor_rel/assets.lock" ]; then
+        printf '%s/assets.lock is missing\n' "$vendor_rel"
+    elif ! cmp -s "$lock" "$repo/$vendor_rel/assets.lock"; then
+        printf '%s/assets.lock differs from scripts/assets.lock (the pin changed)\n' "$vendor_rel"
+    fi
+    while IFS= read -r dir; do
+        if [ ! -d "$repo/$dir" ]; then
+            printf '%s/ is missing\n' "$dir"
+            continue
+        fi
+        if [ ! -f "$repo/$dir/SHA256SUMS" ]; then
+            printf '%s/SHA256SUMS is missing\n' "$dir"
+            listed=""
+        else
+            listed=$(sed -n 's/^[0-9a-f]\{64\} [ *]//p' "$repo/$dir/SHA256SUMS")
+            (cd "$repo/$dir" && sha256sum --check --strict --quiet SHA256SUMS 2>/dev/null) \
+                | sed -n "s|^\(.*\): FAILED.*|$dir/\1: missing or its sha256 differs|p"
+        fi
+        while IFS= read -r path; do
+            [ "${path%/*}" = "$dir" ] || continue
+            if [ ! -f "$repo/$path" ]; then
+                printf '%s is missing\n' "$path"
+            elif ! printf '%s\n' "$listed" | grep -Fqx -- "${path##*/}"; then
+                printf '%s is not in SHA256SUMS\n' "$path"
+            fi
+        done < <(expected_paths)
+        # Anything else would be shipped (or taken for a source) without a pin.
+        extras=$(cd "$repo/$dir" && find . -mindepth 1 -maxdepth 1 \
+            ! -name SHA256SUMS ! -name assets.lock -printf '%P\n' | sort)
+        while IFS= read -r f; do
+            [ -n "$f" ] || continue
+            expected_paths | grep -Fqx -- "$dir/$f" \
+                || printf '%s/%s is not named in scripts/assets.lock\n' "$dir" "$f"
+        done <<<"$extras"
+    done < <(expected_dirs)
+    return 0
+}
+
+expected_paths >/dev/null  # a malformed lock stops here
+wrong=$(problems)
+if [ "$mode" != force ] && [ -z "$wrong" ]; then
+    say "browser assets match scripts/assets.lock ($(expected_dirs | paste -sd ' '))"
     exit 0
 fi
 if [ "$mode" = check ]; then
-    die "vendor assets missing or not matching scripts/assets.lock: run scripts/fetch-assets.sh"
+    printf 'fetch-assets: %s\n' "$wrong" | sed '2,$s/^/fetch-assets: /' >&2
+    die "the browser assets do not match scripts/assets.lock; restore them" \
+        "(git checkout -- $(expected_dirs | paste -sd ' ')) or, after changing the pin," \
+        "run scripts/fetch-assets.sh and commit the result"
 fi
+[ -z "$wrong" ] || say "refreshing: $(printf '%s' "$wrong" | paste -sd ';' | sed 's/;/; /g')"
+
+command -v python3 >/dev/null 2>&1 || die "python3 is needed to verify tarball integrity"
 
 sri() {
     python3 - "$1" <<'PY'
@@ -90,8 +165,8 @@ fetch_tarball() {
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fetch-assets.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-stage="$tmp/vendor"
-mkdir -p "$stage"
+stage="$tmp/tree"
+while IFS= read -r dir; do mkdir -p "$stage/$dir"; done < <(expected_dirs)
 
 while read -r name version integrity files; do
     case "$name" in ''|'#'*) continue ;; esac
@@ -105,6 +180,7 @@ while read -r name version integrity files; do
     mkdir -p "$tmp/x"
     for spec in $files; do
         src=${spec%%=*}; dest=${spec#*=}
+        case "$dest" in debian/*) ;; *) dest="$vendor_rel/$dest" ;; esac
         tar -xzf "$tarball" -C "$tmp/x" "package/$src" \
             || die "$name@$version has no file $src"
         cp "$tmp/x/package/$src" "$stage/$dest"
@@ -112,11 +188,18 @@ while read -r name version integrity files; do
     rm -rf "$tmp/x"
 done < "$lock"
 
-(cd "$stage" && sha256sum -- * > SHA256SUMS)
-cp "$lock" "$stage/assets.lock"
-mkdir -p "$vendor"
-find "$vendor" -mindepth 1 -maxdepth 1 -type f -delete
-cp "$stage"/* "$vendor/"
-chmod 0644 "$vendor"/*
-say "vendor assets installed in $vendor:"
-(cd "$vendor" && ls -l) >&2
+cp "$lock" "$stage/$vendor_rel/assets.lock"
+while IFS= read -r dir; do
+    # In the lock's order, so a refresh that changes nothing leaves SHA256SUMS unchanged.
+    (cd "$stage/$dir" && expected_paths | while IFS= read -r path; do
+        [ "${path%/*}" != "$dir" ] || sha256sum -- "${path##*/}"
+    done) > "$stage/$dir/SHA256SUMS"
+    mkdir -p "$repo/$dir"
+    find "$repo/$dir" -mindepth 1 -maxdepth 1 -delete
+    cp "$stage/$dir"/* "$repo/$dir/"
+    chmod 0644 "$repo/$dir"/*
+done < <(expected_dirs)
+wrong=$(problems)
+[ -z "$wrong" ] || die "after the refresh: $wrong"
+say "assets refreshed (commit them, and check debian/copyright):"
+while IFS= read -r dir; do (cd "$repo/$dir" && ls -l | sed "1s|.*|$dir/|") >&2; done < <(expected_dirs)

@@ -13,6 +13,11 @@ APT_PACKAGES=(
     # slow tiers: real systemd in a container, the .deb build, a real browser
     debootstrap systemd-container dpkg-dev debhelper dh-python pybuild-plugin-pyproject
     python3-all python3-setuptools lintian piuparts adequate chromium curl ca-certificates
+    # the plain `dpkg-buildpackage -us -uc -b` checks Debian's implicit build dependency
+    build-essential
+    # the arm64 tier: Debian arm64 binaries under emulation (binfmt_misc is set up by the
+    # test itself from /usr/lib/binfmt.d/qemu-aarch64.conf)
+    qemu-user-static
 )
 
 missing=()
@@ -36,10 +41,8 @@ say "installing the package and test tools into .venv"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
 
-if [ -x scripts/fetch-assets.sh ]; then
-    say "fetching pinned browser assets"
-    scripts/fetch-assets.sh
-fi
+say "checking the committed browser assets against scripts/assets.lock (no network)"
+scripts/fetch-assets.sh --check
 
 say "ruff"
 .venv/bin/ruff check .

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from nspawn_container import DASHBOARD_PORT, clean_env, port_in_use
 from service_checks import TIMINGS_FILE, Timings, require, require_tools
+from source_tree import Build, copy_source_tree, dpkg_buildpackage, offline_interfaces
 
 REPO = Path(__file__).resolve().parents[2]
 _TIMINGS_KEY = pytest.StashKey[dict[str, Any]]()
@@ -53,12 +54,35 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.fixture(scope="session")
 def build_prereqs() -> None:
     """Building the .deb: dpkg-buildpackage and the build-deps, or root to install them."""
-    require_tools("dpkg-buildpackage", "dpkg-deb")
+    require_tools("dpkg-buildpackage", "dpkg-deb", "unshare")
     if os.geteuid() != 0:
         check = subprocess.run(
-            ["dpkg-checkbuilddeps"], cwd=REPO, env=clean_env(), capture_output=True, text=True
+            ["dpkg-checkbuilddeps", "-I"],
+            cwd=REPO,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
         )
         require(check.returncode == 0, f"not root and build-deps missing: {check.stderr.strip()}")
+
+
+@pytest.fixture(scope="session")
+def offline_build_prereqs(build_prereqs: None) -> None:
+    """The plain Debian build: the build-deps installed (it installs nothing), and a
+    network namespace without network (``unshare -n``)."""
+    check = subprocess.run(
+        ["dpkg-checkbuilddeps"], cwd=REPO, env=clean_env(), capture_output=True, text=True
+    )
+    require(
+        check.returncode == 0,
+        f"build-deps missing (apt-get build-dep . or scripts/build-deb.sh once as root): "
+        f"{check.stderr.strip()}",
+    )
+    try:
+        interfaces = offline_interfaces()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        require(False, f"cannot run a command without network (unshare -n): {exc}")
+    assert interfaces == ["lo"], f"unshare -n still sees {interfaces}"
 
 
 @pytest.fixture(scope="session")
@@ -95,11 +119,24 @@ def changelog_version() -> str:
 
 
 @pytest.fixture(scope="session")
-def deb(build_prereqs: None, tmp_path_factory: pytest.TempPathFactory, timings: Timings) -> Path:
-    """The package built from this tree (scripts/build-deb.sh)."""
-    start = time.monotonic()
-    path = build_deb(tmp_path_factory.mktemp("deb"))
-    timings.record("package", "build_s", time.monotonic() - start)
+def offline_build(
+    offline_build_prereqs: None, tmp_path_factory: pytest.TempPathFactory, timings: Timings
+) -> Build:
+    """This tree as a clean checkout has it, built the Debian way with no network:
+    ``dpkg-buildpackage -us -uc -b`` under ``unshare -n``. Every container test installs
+    this package."""
+    tree = tmp_path_factory.mktemp("offline-build") / "bussdcc-system"
+    copy_source_tree(tree)
+    build = dpkg_buildpackage(tree)
+    assert build.returncode == 0, f"dpkg-buildpackage failed offline:\n{build.log[-6000:]}"
+    timings.record("package", "build_offline_s", build.seconds)
+    return build
+
+
+@pytest.fixture(scope="session")
+def deb(offline_build: Build, timings: Timings) -> Path:
+    """bussdcc-system's .deb from :func:`offline_build`."""
+    path = offline_build.debs["bussdcc-system"]
     timings.record("package", "deb_size_bytes", path.stat().st_size)
     timings.record("package", "deb_name", path.name)
     return path
@@ -118,9 +155,15 @@ def kiosk_deb(deb: Path, timings: Timings) -> Path:
 
 
 @pytest.fixture(scope="session")
-def deb_upgrade(build_prereqs: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same tree built as a newer version (changelog entry in a temporary copy)."""
-    return build_deb(tmp_path_factory.mktemp("deb-upgrade"), f"{changelog_version()}+test1")
+def deb_upgrade(
+    build_prereqs: None, tmp_path_factory: pytest.TempPathFactory, timings: Timings
+) -> Path:
+    """The same tree built as a newer version (changelog entry in a temporary copy), by
+    scripts/build-deb.sh, the developers' and install.sh's way to build."""
+    start = time.monotonic()
+    path = build_deb(tmp_path_factory.mktemp("deb-upgrade"), f"{changelog_version()}+test1")
+    timings.record("package", "build_deb_sh_s", time.monotonic() - start)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -97,27 +97,38 @@ def sources_for(suite: str) -> str:
     )
 
 
-def rootfs_tarball(suite: str, log: Callable[[str], None] = print) -> Path:
-    """The cached ``rootfs-SUITE.tar`` (a debootstrap minbase with systemd), built once.
+def rootfs_tarball(
+    suite: str,
+    log: Callable[[str], None] = print,
+    *,
+    arch: str | None = None,
+    packages: tuple[str, ...] = ROOTFS_PACKAGES,
+    timeout: float = 900.0,
+) -> Path:
+    """The cached ``rootfs-SUITE.tar`` (a debootstrap minbase with systemd), built once;
+    ``rootfs-SUITE-ARCH.tar`` for another architecture (``arch="arm64"``: debootstrap
+    runs its second stage under qemu-user-static, so binfmt_misc must be set up).
 
     A lock file serialises concurrent builders; the tarball appears atomically.
     """
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    tarball = cache / f"rootfs-{suite}.tar"
-    with open(cache / f"rootfs-{suite}.lock", "w") as lock:
+    name = f"rootfs-{suite}" + (f"-{arch}" if arch else "")
+    tarball = cache / f"{name}.tar"
+    with open(cache / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if tarball.exists():
             return tarball
-        work = Path(tempfile.mkdtemp(prefix=f"rootfs-{suite}.", dir=cache))
+        work = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=cache))
         try:
             root = work / "root"
-            log(f"debootstrap {suite} (once; cached as {tarball})")
+            log(f"debootstrap {suite}{f' ({arch})' if arch else ''} (once; cached as {tarball})")
             subprocess.run(
                 [
                     "debootstrap",
                     "--variant=minbase",
-                    "--include=" + ",".join(ROOTFS_PACKAGES),
+                    *([f"--arch={arch}"] if arch else []),
+                    "--include=" + ",".join(packages),
                     suite,
                     str(root),
                     MIRROR,
@@ -126,7 +137,7 @@ def rootfs_tarball(suite: str, log: Callable[[str], None] = print) -> Path:
                 check=True,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-                timeout=900,
+                timeout=timeout,
             )
             (root / "etc/apt/sources.list").unlink(missing_ok=True)
             (root / "etc/apt/sources.list.d/debian.sources").write_text(sources_for(suite))
@@ -135,7 +146,7 @@ def rootfs_tarball(suite: str, log: Callable[[str], None] = print) -> Path:
                 'Acquire::Languages "none";\n'
                 'Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";\n'
             )
-            (root / "etc/hostname").write_text(f"bussdcc-{suite}\n")
+            (root / "etc/hostname").write_text(f"bussdcc-{suite}{f'-{arch}' if arch else ''}\n")
             # A fresh machine id per boot (systemd writes one into an empty file).
             (root / "etc/machine-id").write_text("")
             with contextlib.suppress(FileNotFoundError):
@@ -246,12 +257,20 @@ class Container:
             env=clean_env(),
         )
 
-    def spawn_unbooted(self, *cmd: str, output: Path) -> None:
+    def spawn_unbooted(
+        self,
+        *cmd: str,
+        output: Path,
+        binds: dict[Path, str] | None = None,
+        env: dict[str, str] | None = None,
+        chdir: str | None = None,
+    ) -> None:
         """Start a long-running command unbooted (as PID 1, like :meth:`run_unbooted`),
-        its output going to ``output``; :meth:`stop` ends it."""
+        its output going to ``output``; :meth:`stop` ends it. ``binds`` maps host
+        directories to paths inside (``--bind``), ``env`` adds to the clean environment."""
         assert self.proc is None, "container already running"
         self.unpack()
-        inner_env = clean_env(DEBIAN_FRONTEND="noninteractive")
+        inner_env = clean_env(DEBIAN_FRONTEND="noninteractive", **(env or {}))
         with open(output, "wb") as out:
             self.proc = subprocess.Popen(
                 [
@@ -264,6 +283,8 @@ class Container:
                     self.name,
                     "-D",
                     str(self.rootfs),
+                    *(f"--bind={host}:{inside}" for host, inside in (binds or {}).items()),
+                    *([f"--chdir={chdir}"] if chdir else []),
                     *(f"--setenv={k}={v}" for k, v in inner_env.items()),
                     *cmd,
                 ],

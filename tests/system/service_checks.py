@@ -13,7 +13,7 @@ from typing import Any
 
 from nspawn_container import DASHBOARD_PORT, Container, http_get, wait_for
 
-from tests.prerequisites import unavailable
+from tests.prerequisites import chromium_context, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 TIMINGS_FILE = REPO / "artifacts" / "system-timings.json"
@@ -231,6 +231,70 @@ def check_security(c: Container, timings: Timings, section: str) -> None:
     assert score <= MAX_EXPOSURE, report
     verify = c.run("systemd-analyze", "verify", "--man=no", UNIT, check=False)
     assert verify.returncode == 0 and UNIT not in verify.stderr, verify.stderr
+
+
+DASHBOARD = f"http://127.0.0.1:{DASHBOARD_PORT}/"
+VENDOR_JS = REPO / "src/bussdcc_system/web/static/vendor/socket.io.min.js"
+
+
+def check_dashboard_page() -> None:
+    """``/`` answers 200 with the dashboard (not the 503 "assets missing" page), and the
+    Socket.IO client it loads is the committed one, byte for byte."""
+    status, body = http_get(DASHBOARD, timeout=10)
+    page = body.decode(errors="replace")
+    assert status == 200, f"{DASHBOARD} answered {status}: {page[:1500]}"
+    m = re.search(r'src="(/static/vendor/socket\.io\.min\.js\?v=[0-9a-f]+)"', page)
+    assert m, f"the dashboard does not load the Socket.IO client:\n{page[:3000]}"
+    status, js = http_get(f"http://127.0.0.1:{DASHBOARD_PORT}{m.group(1)}", timeout=10)
+    assert status == 200 and js == VENDOR_JS.read_bytes(), (status, js[:200])
+
+
+def engineio_upgrades() -> list[str]:
+    """What the server offers in an Engine.IO v4 handshake: ["websocket"] or []."""
+    status, body = http_get(f"{DASHBOARD}socket.io/?EIO=4&transport=polling", timeout=10)
+    assert status == 200 and body[:1] == b"0", (status, body[:300])
+    upgrades: list[str] = json.loads(body[1:])["upgrades"]
+    return upgrades
+
+
+def browser_transport(timings: Timings, section: str, expect: str) -> str:
+    """Load the dashboard in Debian's headless Chromium (against the container, over the
+    shared network) and return the transport its Socket.IO connection ends up on:
+    "websocket" once the client upgraded, "polling" when the server offered no upgrade
+    in the handshake the browser received (then the client never tries one). The page's
+    own connection is read through ``window.__dash.socket`` (app.js)."""
+    handshakes: list[Any] = []
+
+    def on_response(response: Any) -> None:
+        url = response.url
+        if "/socket.io/" in url and "transport=polling" in url and "sid=" not in url:
+            handshakes.append(response)
+
+    with chromium_context() as context:
+        page = context.new_page()
+        page.on("response", on_response)
+        page.goto(DASHBOARD, wait_until="load", timeout=60_000)
+        page.wait_for_function(
+            "() => !!(window.__dash && window.__dash.socket.connected)", timeout=60_000
+        )
+        if expect == "websocket":
+            page.wait_for_function(
+                "() => window.__dash.socket.io.engine.transport.name === 'websocket'",
+                timeout=60_000,
+            )
+        transport: str = page.evaluate("() => window.__dash.socket.io.engine.transport.name")
+        live = page.evaluate("() => window.__dash.socket.connected")
+        assert handshakes, "the browser made no Engine.IO polling handshake"
+        body = handshakes[0].text()
+    assert body.startswith("0{"), body[:300]
+    offered = json.loads(body[1:])["upgrades"]
+    timings.record(section, "socketio_transport", transport)
+    print(f"{section}: Socket.IO transport {transport}; the handshake offered {offered}")
+    assert live, "the dashboard's Socket.IO connection dropped"
+    assert offered == ([] if expect == "polling" else ["websocket"]), offered
+    if expect == "polling":
+        assert transport == "polling", transport
+    return transport
 
 
 def wait_for_port_closed(timeout: float = 20.0) -> bool:

@@ -1,14 +1,20 @@
-"""The built .debs (bussdcc-system and bussdcc-system-kiosk): what they contain, what
-they declare, and what lintian says about them."""
+"""The built .debs (bussdcc-system and bussdcc-system-kiosk): built offline from a clean
+checkout, what they contain, what they declare, and what lintian says about them and
+about the source package."""
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from nspawn_container import clean_env
-from service_checks import Timings
+from service_checks import Timings, require
+from source_tree import VENDOR, Build, copy_source_tree, dpkg_buildpackage
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(900)]
 
@@ -54,8 +60,7 @@ KIOSK_SYSUSERS = "usr/lib/sysusers.d/bussdcc-system-kiosk.conf"
 
 
 def source_files(package: str) -> list[Path]:
-    """Every file of a Python package in the tree (incl. git-ignored web/static/vendor,
-    which build-deb.sh carries into the build), except caches."""
+    """Every file of a Python package in the tree, except caches."""
     root = REPO / "src" / package
     return [
         p
@@ -98,6 +103,119 @@ def test_package_layout(deb: Path) -> None:
     assert listing.split() == ["/etc/bussdcc-system/config.yaml"]
 
 
+def test_the_offline_build_ships_the_pinned_browser_assets(deb: Path) -> None:
+    """Built with no network from what a clean checkout holds, the package still has every
+    vendor file, byte for byte the committed one, so the dashboard works (the container
+    tests load it)."""
+    tarball = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True
+    ).stdout
+    inside = f"{SITE}/bussdcc_system/web/static/vendor"
+    packaged = {f for f in deb_files(deb) if f.startswith(inside + "/")}
+    committed = {f"{inside}/{p.name}" for p in (REPO / VENDOR).iterdir()}
+    assert packaged == committed, packaged ^ committed
+    assert f"{inside}/socket.io.min.js" in packaged
+    sums = {}
+    for line in (REPO / VENDOR / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        sums[name] = digest
+    for name, digest in sums.items():
+        shipped = subprocess.run(
+            ["tar", "-xO", f"./{inside}/{name}"], input=tarball, capture_output=True, check=True
+        ).stdout
+        assert hashlib.sha256(shipped).hexdigest() == digest, name
+    assert not any("missing-sources" in f for f in deb_files(deb))
+
+
+def test_the_offline_build_checked_the_assets_and_compiled_nothing(
+    offline_build: Build,
+) -> None:
+    log = offline_build.log
+    assert "fetch-assets.sh --check" in log and "browser assets match" in log, log[-3000:]
+    assert "bussdcc-system-kiosk" in offline_build.debs, offline_build.debs
+    for never in ("npm", "registry.npmjs.org", "fetching socket.io-client"):
+        assert never not in log, f"{never!r} in the build log"
+
+
+@pytest.mark.parametrize("damage", ["altered", "missing"])
+def test_the_build_fails_loudly_without_the_pinned_assets(
+    damage: str, offline_build_prereqs: None, tmp_path: Path
+) -> None:
+    """A builder never gets a package whose dashboard answers 503."""
+    tree = tmp_path / "bussdcc-system"
+    copy_source_tree(tree)
+    js = tree / VENDOR / "socket.io.min.js"
+    if damage == "altered":
+        js.write_bytes(js.read_bytes().replace(b"Socket.IO", b"Socket.I0", 1))
+    else:
+        js.unlink()
+    build = dpkg_buildpackage(tree, timeout=300)
+    assert build.returncode != 0, build.log[-3000:]
+    said = {"altered": ": missing or its sha256 differs", "missing": " is missing"}[damage]
+    assert f"{VENDOR}/socket.io.min.js{said}" in build.log, build.log[-3000:]
+    assert "fetch-assets: error: the browser assets do not match" in build.log
+    assert not build.debs, build.debs
+
+
+def test_lintian_clean_source_package(offline_build_prereqs: None, tmp_path: Path) -> None:
+    """The source package has the readable source of the minified client
+    (debian/missing-sources), so lintian finds no error or warning in it either."""
+    from service_checks import require_tools
+
+    require_tools("lintian", "dpkg-source")
+    tree = tmp_path / "bussdcc-system"
+    copy_source_tree(tree)
+    subprocess.run(
+        ["dpkg-source", "-b", "."], cwd=tree, env=clean_env(), capture_output=True, check=True
+    )
+    (dsc,) = tmp_path.glob("*.dsc")
+    result = subprocess.run(
+        ["lintian", "--fail-on", "error,warning", "--display-info", "--pedantic", str(dsc)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=600,
+    )
+    print(result.stdout)
+    tags = [line for line in result.stdout.splitlines() if line[:2] in ("E:", "W:")]
+    assert result.returncode == 0 and not tags, result.stdout + result.stderr
+
+
+def test_pyproject_builds_without_a_licence_warning_on_current_setuptools(
+    tmp_path: Path,
+) -> None:
+    """Debian 12's setuptools 66 builds the package (the offline build above: it rejects
+    the SPDX string form); the newest setuptools, as pip takes it from PyPI, must neither
+    warn about the licence nor lose the LICENSE file."""
+    tree = tmp_path / "bussdcc-system"
+    copy_source_tree(tree)
+    shutil.rmtree(tree / "debian")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), "."],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0 and "setuptools" in output and "Could not" in output:
+        require(False, f"pip cannot fetch setuptools from PyPI: {output[-1500:]}")
+    assert result.returncode == 0, output[-4000:]
+    print("\n".join(line for line in output.splitlines() if "setuptools" in line.lower()))
+    for warning in ("license", "License"):
+        flagged = [
+            line
+            for line in output.splitlines()
+            if warning in line and ("deprecat" in line.lower() or "Warning" in line)
+        ]
+        assert not flagged, flagged
+    (wheel,) = tmp_path.glob("bussdcc_system-*.whl")
+    with zipfile.ZipFile(wheel) as whl:
+        metadata = next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA"))
+        assert "License-File: LICENSE" in whl.read(metadata).decode()
+        assert any(n.endswith("/LICENSE") for n in whl.namelist())
+
+
 def test_control_fields(deb: Path) -> None:
     assert field(deb, "Package") == "bussdcc-system"
     assert field(deb, "Architecture") == "all"
@@ -116,6 +234,8 @@ def test_control_fields(deb: Path) -> None:
         assert name in depends, f"{name} not in Depends: {depends}"
     recommends = field(deb, "Recommends")
     assert "raspi-utils | libraspberrypi-bin" in recommends and "python3-lgpio" in recommends
+    # WebSocket for Socket.IO where the distribution has it (Debian 13, not 12).
+    assert "python3-simple-websocket" in recommends, recommends
 
 
 def test_main_package_does_not_ship_the_kiosk(deb: Path) -> None:

@@ -25,10 +25,13 @@ from service_checks import (
     STATE_DIR,
     UNIT,
     Timings,
+    browser_transport,
+    check_dashboard_page,
     check_history,
     check_installed_and_running,
     check_security,
     check_telemetry_under_sandbox,
+    engineio_upgrades,
     health,
     install,
     service,
@@ -70,6 +73,17 @@ class TestBookworm:
         wait_healthz()
         status, _ = http_get(HEALTHZ)
         assert status == 200
+
+    def test_dashboard_works_and_long_polls(self, bookworm: Container, timings: Timings) -> None:
+        """Debian 12 has no python3-simple-websocket: the server offers no upgrade, and the
+        browser's Socket.IO connection stays on HTTP long-polling (and works)."""
+        status = bookworm.run(
+            "dpkg-query", "-W", "-f=${db:Status-Status}", "python3-simple-websocket", check=False
+        ).stdout
+        assert status != "installed", "Debian 12 was not expected to have simple-websocket"
+        check_dashboard_page()
+        assert engineio_upgrades() == []
+        assert browser_transport(timings, self.section, expect="polling") == "polling"
 
     def test_history_jsonl_appears(self, bookworm: Container, timings: Timings) -> None:
         check_history(bookworm, timings, self.section)

@@ -3,8 +3,9 @@
 The dashboard must work offline, so every byte it needs is served by the daemon. The
 few files are read once at start-up; each URL carries its content hash, so a browser
 keeps them forever (``immutable``) and a package upgrade changes the URL. Third-party
-files live in ``static/vendor/`` and come from ``scripts/fetch-assets.sh``; when they
-are missing the dashboard says so instead of half-working.
+files live in ``static/vendor/``, committed and pinned by ``scripts/assets.lock`` (the
+package build checks them); when they are missing the dashboard says so, and how to get
+them back, instead of half-working.
 """
 
 from __future__ import annotations
@@ -36,6 +37,23 @@ _TYPES = {
 }
 
 
+def installed(root: Path) -> bool:
+    """Whether ``root`` belongs to an installed package (the Debian package puts it under
+    dist-packages, pip under site-packages) rather than to a source checkout.
+    templates/missing.html makes the same distinction."""
+    return bool({"dist-packages", "site-packages"} & set(root.parts))
+
+
+def restore_hint(root: Path) -> str:
+    """How to get missing vendor files back: an installed package has no scripts/."""
+    if installed(root):
+        return "the package is damaged: reinstall it (apt install --reinstall bussdcc-system)"
+    return (
+        "they are part of the source tree: restore them (git checkout -- "
+        "src/bussdcc_system/web/static/vendor) or run scripts/fetch-assets.sh"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Asset:
     name: str
@@ -58,10 +76,10 @@ class Assets:
         self.missing: tuple[str, ...] = tuple(n for n in REQUIRED_VENDOR if n not in self._files)
         if self.missing:
             log.error(
-                "dashboard assets missing in %s: %s; run scripts/fetch-assets.sh "
-                "(the API and /metrics still work)",
+                "dashboard assets missing in %s: %s; %s (the API and /metrics still work)",
                 root,
                 ", ".join(self.missing),
+                restore_hint(root),
             )
 
     def _add(self, name: str, body: bytes) -> None:
