@@ -12,6 +12,7 @@ from flask import Flask, Response, jsonify, render_template, request
 
 from bussdcc_system import __version__
 from bussdcc_system.web.api import recent_power_episodes
+from bussdcc_system.web.assets import restore_hint
 from bussdcc_system.web.core import Web
 from bussdcc_system.web.errors import json_error
 from bussdcc_system.web.view import layout_lists, power_words
@@ -49,9 +50,8 @@ def register_pages(app: Flask, web: Web) -> None:
         resp = web.assets.response(name)
         if resp is None:
             if name.startswith("vendor/"):
-                return json_error(
-                    404, "Not Found", f"{name} is missing: run scripts/fetch-assets.sh"
-                )
+                hint = restore_hint(web.assets.root)
+                return json_error(404, "Not Found", f"{name} is missing: {hint}")
             return json_error(404, "Not Found", f"no static file {name!r}")
         return resp
 
