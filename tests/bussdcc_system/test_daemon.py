@@ -347,12 +347,14 @@ def failure(kind: str, original: str, port: int, tmp_path: Path) -> Failure:
             fixed_port,
         )
     assert kind == "history directory"
-    (tmp_path / "a-file").write_text("not a directory\n")
+    # A path check-config cannot fault (nothing is in the way) but that cannot be created:
+    # sysfs refuses new directories, even to root.
     history = str(tmp_path / "history")
+    unusable = "/sys/bussdcc-system-test/history"
     return Failure(
-        changed.replace(history, str(tmp_path / "a-file" / "history")),
-        f"cannot use the history directory {tmp_path / 'a-file' / 'history'}: "
-        "a part of the path is not a directory",
+        changed.replace(history, unusable),
+        f"cannot use the history directory {unusable}: "
+        + ("operation not permitted" if os.geteuid() == 0 else "permission denied"),
         changed.replace(history, str(tmp_path / "history-2")),
         None,
     )

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bussdcc import Runtime, SimClock
+from bussdcc import Runtime
+from bussdcc.testing import SimClock
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.state import StateProcess
 from bussdcc_system.web import create_app
