@@ -113,12 +113,12 @@ def test_device_types_are_the_device_kinds() -> None:
         assert DEVICE_OPTIONS[device_type.kind] is device_type.options
 
 
-def test_the_token_is_the_only_secret() -> None:
+def test_the_secrets_are_the_token_and_the_notification_urls() -> None:
     secrets = [
         f"{declared.name}.{item.name}"
         for declared in sections_of(Config)
         for item in declared.settings
         if item.secret
     ]
-    assert secrets == ["web.token"]
+    assert secrets == ["web.token", "notifications.ntfy_url", "notifications.webhook_url"]
     assert "0123456789abcdef" not in repr(WebConfig(token="0123456789abcdef"))
