@@ -194,7 +194,7 @@ def connect_error_words(exc: BaseException, settings: BrokerSettings) -> str:
         return f"{where} refused the connection (is it running and listening on that port?)"
     if isinstance(exc, socket.gaierror):
         return f"cannot find the MQTT broker's host {settings.host!r}: {exc.strerror or exc}"
-    if isinstance(exc, TimeoutError | socket.timeout):
+    if isinstance(exc, TimeoutError):
         return f"{where} did not answer in time"
     if isinstance(exc, ConnectionError):
         return f"{where} closed the connection ({_os_words(exc)})" + (
