@@ -18,11 +18,19 @@ from bussdcc_system import messages as m
 from bussdcc_system.config.schema import Config, HistoryConfig, MqttConfig, WebConfig
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.host import HostRoot
-from bussdcc_system.mqtt.bridge import STATE_PATH, MqttBridge, status_words
+from bussdcc_system.mqtt.bridge import (
+    STATE_PATH,
+    MqttBridge,
+    dashboard_url,
+    status_words,
+    under_voltage_last_24h,
+)
 from bussdcc_system.mqtt.entities import entities
 from bussdcc_system.mqtt.messages import MqttConnected, MqttDisconnected, MqttUnavailable
 from bussdcc_system.state import StateProcess
 from tests.bussdcc_system.appliance_helpers import copy_host, wait_until
+from tests.bussdcc_system.history.history_helpers import T0, throttling
+from tests.bussdcc_system.history.history_helpers import rig as history_rig
 from tests.bussdcc_system.mqtt.mosquitto_helpers import (
     Mosquitto,
     Received,
@@ -310,3 +318,50 @@ def test_a_clean_stop_says_offline(broker: Mosquitto, tmp_path: Path) -> None:
         kept: Received = later.wait_for(lambda x: x.topic == AVAILABILITY)
         assert (kept.payload, kept.retain) == (b"offline", True)
     assert rig.runtime.state.get(STATE_PATH) is None  # stopped: nothing to say in STATUS=
+
+
+# -- what the bridge works out without a broker -------------------------------------------
+
+
+def test_the_dashboard_link() -> None:
+    addresses = [
+        {"interface": "lo", "family": "ipv4", "address": "127.0.0.1"},
+        {"interface": "eth0", "family": "ipv6", "address": "fe80::1"},
+        {"interface": "eth0", "family": "ipv4", "address": "192.168.1.20"},
+    ]
+    everywhere = WebConfig(host="0.0.0.0", port=8086)
+    assert dashboard_url(everywhere, "pi", addresses) == "http://192.168.1.20:8086/"
+    assert dashboard_url(everywhere, "pi", []) == "http://pi:8086/"
+    assert dashboard_url(WebConfig(host="fd00::5", port=80), "pi", []) == "http://[fd00::5]:80/"
+    assert dashboard_url(WebConfig(host="127.0.0.1"), "pi", addresses) is None
+    assert dashboard_url(WebConfig(enabled=False), "pi", addresses) is None
+
+
+def test_status_words() -> None:
+    assert status_words(None) is None
+    state = {"enabled": True, "broker": "b:1883", "connected": False, "error": "refused"}
+    assert status_words(state) == "MQTT not connected to b:1883: refused"
+    assert status_words({**state, "connected": True}) == "MQTT connected to b:1883"
+
+
+def test_under_voltage_of_the_last_day_from_history(tmp_path: Path) -> None:
+    clock = SimClock(T0, monotonic_start=100.0)
+    with history_rig(tmp_path, clock=clock, boot_id="boot-a") as r:
+        r.emit(throttling(0x0))
+        clock.advance(60)
+        r.emit(throttling(0x50001))  # under-voltage for 90 s
+        clock.advance(90)
+        r.emit(throttling(0x50000))
+        clock.advance(600)
+        r.emit(throttling(0x50001))  # and again, still on
+        clock.advance(30)
+        r.emit(cpu_usage(1.0))
+    now = T0.timestamp() + 60 + 90 + 600 + 30
+    assert under_voltage_last_24h(str(tmp_path), now) == {
+        "under_voltage_episodes_24h": 2,
+        "under_voltage_seconds_24h": 120,
+    }
+    a_day_later = T0.timestamp() + 150 + 86400 + 1  # the first one ended over 24 h before
+    stats = under_voltage_last_24h(str(tmp_path), a_day_later)
+    assert stats["under_voltage_episodes_24h"] == 1
+    assert under_voltage_last_24h(str(tmp_path / "none"), now)["under_voltage_episodes_24h"] == 0

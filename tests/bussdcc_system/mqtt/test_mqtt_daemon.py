@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -10,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.bussdcc_system.appliance_helpers import write_config
-from tests.bussdcc_system.daemon_harness import DaemonProcess, NotifySocket, free_port
+from tests.bussdcc_system.daemon_harness import REPO, DaemonProcess, NotifySocket, free_port
 from tests.bussdcc_system.mqtt.mosquitto_helpers import Mosquitto, Subscriber, mosquitto
 
 pytestmark = pytest.mark.slow
 
 TOPIC = "bussdcc-test/daemon"
 AVAILABILITY = f"{TOPIC}/availability"
+# The daemon imports the same paho as the tests (a paho-mqtt 1.6 put first on the path).
+SAME_PATH = {"PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
 
 
 def mqtt_section(broker: Mosquitto, *, enabled: bool = True) -> str:
@@ -53,7 +56,7 @@ def test_reload_stop_and_kill(tmp_path: Path) -> None:
         config = configure(tmp_path / "config.yaml", broker, free_port())
         notify = NotifySocket(tmp_path / "notify.sock")
         try:
-            with DaemonProcess(config, notify, watchdog_usec=None) as daemon:
+            with DaemonProcess(config, notify, watchdog_usec=None, extra_env=SAME_PATH) as daemon:
                 mark = sub.mark()
                 availability(sub, b"online", mark)
                 # Reload with mqtt off: the bridge stops and says so itself ...
@@ -71,7 +74,7 @@ def test_reload_stop_and_kill(tmp_path: Path) -> None:
                 availability(sub, b"offline", mark)
                 assert daemon.wait() == 0
 
-            with DaemonProcess(config, notify, watchdog_usec=None) as daemon:
+            with DaemonProcess(config, notify, watchdog_usec=None, extra_env=SAME_PATH) as daemon:
                 mark = sub.mark()
                 availability(sub, b"online", mark)
                 mark = sub.mark()
