@@ -13,6 +13,8 @@ APT_PACKAGES=(
     # slow tiers: real systemd in a container, the .deb build, a real browser
     debootstrap systemd-container dpkg-dev debhelper dh-python pybuild-plugin-pyproject
     python3-all python3-setuptools lintian piuparts adequate chromium curl ca-certificates
+    # MQTT and fleet tiers: a real broker, promtool (Debian ships it in prometheus), a test CA
+    mosquitto prometheus openssl
 )
 
 missing=()
