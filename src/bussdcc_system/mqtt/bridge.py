@@ -6,7 +6,8 @@ the state document (and the discovery configs, sent again only when they change)
 :class:`~bussdcc_system.mqtt.link.MqttLink`; a throttling or health change is offered at
 once from ``handle_event``. Offering never blocks: the link's own thread talks to the
 broker. The under-voltage episodes of the last 24 hours are read from history in the
-tick, at most every five minutes and soon after an under-voltage starts or ends.
+tick: every five minutes, and once the history sink has written an under-voltage that
+started or ended (``history.flush_interval`` later).
 
 It owns the state at ``system.mqtt``: ``{"enabled", "broker", "tls", "connected",
 "error", "since", "messages", "bytes", "state_topic"}``, where the dashboard, the API
@@ -132,12 +133,11 @@ class MqttBridge(Service):
         self._entities: tuple[Entity, ...] = entities(config.disks.mounts)
         self._announced: set[str] = set()
         self._history: dict[str, float | int] = {}
-        self._history_read: float | None = None
-        self._history_stale = True
+        self._history_due: float | None = None  # monotonic; None: at the next tick
         self._reported: str | None = None
         self._was_connected = False
         self._since: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def link(self) -> MqttLink | None:
@@ -154,7 +154,7 @@ class MqttBridge(Service):
         with self._lock:
             self._config = config
             self._entities = entities(config.disks.mounts)
-            self._history_stale = True
+            self._history_due = None
         if self._ctx is not None:
             self._offer_discovery(self._ctx)
             self._offer_state(self._ctx)
@@ -218,7 +218,10 @@ class MqttBridge(Service):
         payload = evt.payload
         if isinstance(payload, m.ThrottlingUpdated):
             if "under_voltage" in payload.changed:
-                self._history_stale = True
+                # read again once the history sink has written this change to disk
+                later = evt.monotonic + self._config.history.flush_interval + 1.0
+                due = self._history_due
+                self._history_due = later if due is None else min(due, later)
             self._offer_state(ctx)
         elif isinstance(payload, m.HealthChanged):
             self._offer_state(ctx)
@@ -248,16 +251,15 @@ class MqttBridge(Service):
         link, topics = self._link, self._topics
         if link is None or topics is None:
             return
-        with self._lock:
-            declared = self._entities
-        configs = discovery_messages(declared, topics, self._device(ctx))
-        for topic, payload in configs.items():
-            link.offer(Publication(topic, payload, retain=True, qos=1), if_changed=True)
-        for gone in self._announced - set(configs):
-            # An entity no longer declared (a mount no longer watched): Home Assistant
-            # removes it when its config topic is emptied.
-            link.offer(Publication(gone, b"", retain=True, qos=1), if_changed=True)
-        self._announced = set(configs)
+        with self._lock:  # the tick and a reload may both get here
+            configs = discovery_messages(self._entities, topics, self._device(ctx))
+            for topic, payload in configs.items():
+                link.offer(Publication(topic, payload, retain=True, qos=1), if_changed=True)
+            for gone in self._announced - set(configs):
+                # An entity no longer declared (a mount no longer watched): Home Assistant
+                # removes it when its config topic is emptied.
+                link.offer(Publication(gone, b"", retain=True, qos=1), if_changed=True)
+            self._announced = set(configs)
 
     def facts(self, ctx: Context) -> dict[str, Any]:
         snapshot = ctx.state.snapshot()
@@ -279,10 +281,9 @@ class MqttBridge(Service):
             self._history = {}
             return
         now = ctx.clock.monotonic()
-        due = self._history_read is None or now - self._history_read >= EPISODES_REFRESH
-        if not (due or self._history_stale):
+        if self._history_due is not None and now < self._history_due:
             return
-        self._history_read, self._history_stale = now, False
+        self._history_due = now + EPISODES_REFRESH
         try:
             self._history = under_voltage_last_24h(history.directory, ctx.clock.time())
         except Exception as exc:

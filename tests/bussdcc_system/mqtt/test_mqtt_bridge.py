@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,8 @@ def config_for(broker: Mosquitto, tmp_path: Path, **mqtt: object) -> Config:
 class Rig:
     """A runtime with state, health and the bridge; fed one round of Pi telemetry."""
 
-    def __init__(self, config: Config, tmp_path: Path) -> None:
-        self.clock = SimClock()
+    def __init__(self, config: Config, tmp_path: Path, clock: SimClock | None = None) -> None:
+        self.clock = clock or SimClock()
         self.runtime = Runtime(clock=self.clock, join_timeout=5.0)
         self.log = MessageLog()
         self.runtime.events.subscribe(self.log)
@@ -365,3 +366,24 @@ def test_under_voltage_of_the_last_day_from_history(tmp_path: Path) -> None:
     stats = under_voltage_last_24h(str(tmp_path), a_day_later)
     assert stats["under_voltage_episodes_24h"] == 1
     assert under_voltage_last_24h(str(tmp_path / "none"), now)["under_voltage_episodes_24h"] == 0
+
+
+def test_the_last_day_of_under_voltage_comes_from_history(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    clock = SimClock(T0, monotonic_start=100.0)
+    with history_rig(tmp_path / "history", clock=clock, boot_id="boot-a") as r:
+        r.emit(throttling(0x0))
+        clock.advance(10)
+        r.emit(throttling(0x50001))
+        clock.advance(75)
+        r.emit(throttling(0x50000))
+        clock.advance(5)
+    config = config_for(broker, tmp_path)
+    rig = Rig(config, tmp_path, SimClock(T0 + timedelta(hours=2)))
+    try:
+        with Subscriber(broker, (STATE,)) as sub:
+            doc = sub.wait_for(is_state(lambda d: d["cpu"] is not None)).json()
+        assert (doc["under_voltage_episodes_24h"], doc["under_voltage_duration_24h"]) == (1, 75)
+    finally:
+        rig.close()
