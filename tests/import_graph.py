@@ -53,7 +53,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("history", ("bussdcc_system.history",)),
-    ("web", ("bussdcc_system.web",)),
+    (
+        "web",
+        (
+            "bussdcc_system.web",
+            "bussdcc_system.mqtt",  # the other ways out: a broker (Home Assistant) ...
+            "bussdcc_system.notifications",  # ... and ntfy or a webhook
+        ),
+    ),
     ("wiring", ("bussdcc_system.components", "bussdcc_system.reload")),
     (
         "entry points",

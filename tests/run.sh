@@ -18,6 +18,8 @@ APT_PACKAGES=(
     # the arm64 tier: Debian arm64 binaries under emulation (binfmt_misc is set up by the
     # test itself from /usr/lib/binfmt.d/qemu-aarch64.conf)
     qemu-user-static
+    # MQTT and fleet tiers: a real broker, promtool (Debian ships it in prometheus), a test CA
+    mosquitto prometheus openssl
 )
 
 missing=()

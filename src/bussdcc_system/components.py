@@ -35,6 +35,8 @@ from bussdcc_system.devices.thermal import ThermalZoneDevice
 from bussdcc_system.devices.throttling import DEFAULT_VCGENCMD, ThrottlingDevice
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.host import HostRoot
+from bussdcc_system.mqtt import MqttBridge, mqtt_bridge
+from bussdcc_system.notifications import notification_service
 from bussdcc_system.state import StateProcess
 from bussdcc_system.telemetry import (
     AddressSource,
@@ -153,6 +155,8 @@ class Components:
     devices: dict[str, Device] = field(default_factory=dict)
     device_services: dict[str, Service] = field(default_factory=dict)
     pin_factory: Any = None
+    outputs: dict[str, Service] = field(default_factory=dict)
+    """What the config sends elsewhere, by service name: ``mqtt``, ``notifications``."""
 
     @property
     def device_configs(self) -> tuple[DeviceConfig, ...]:
@@ -161,7 +165,7 @@ class Components:
 
     @property
     def services(self) -> list[Service]:
-        return [*self.telemetry.values(), *self.device_services.values()]
+        return [*self.telemetry.values(), *self.device_services.values(), *self.outputs.values()]
 
     @property
     def processes(self) -> list[Process]:
@@ -242,6 +246,7 @@ class Components:
             runtime.register_service(service)
         devices.ready.clear()
         devices.handed_over.clear()
+        self.apply_outputs(runtime, diff, config)
         self.config = config
 
     def apply_sampling(self, config: Config) -> None:
@@ -266,6 +271,28 @@ class Components:
             runtime.state.update("system.disk_io", _keep((disk.sd_card,)))
         self.config = config
 
+    def apply_outputs(self, runtime: Runtime, diff: ConfigDiff, config: Config) -> None:
+        """A changed ``mqtt:`` or ``notifications:`` section replaces its service (the
+        old one stops first: MQTT says ``offline``); the bridge follows disks, web and
+        history changes in place."""
+        for name, changed in (
+            ("mqtt", diff.mqtt_changed),
+            ("notifications", diff.notifications_changed),
+        ):
+            if not changed:
+                continue
+            old = self.outputs.pop(name, None)
+            if old is not None and runtime.services.get(name) is old:
+                runtime.remove_service(name)
+            new = build_outputs(config, self.host, only=name).get(name)
+            if new is not None:
+                self.outputs[name] = new
+                runtime.register_service(new)
+        bridge = self.outputs.get("mqtt")
+        follows = diff.disks_changed or diff.web_changed or diff.history_changed
+        if isinstance(bridge, MqttBridge) and follows and not diff.mqtt_changed:
+            bridge.apply_config(config)
+
     def remove_device(self, runtime: Runtime, device_id: str) -> None:
         service = self.device_services.pop(device_id, None)
         if service is not None and runtime.services.get(service.name) is service:
@@ -288,6 +315,16 @@ def _keep(keys: Sequence[str | None]) -> Callable[[Any], Any]:
         return {k: v for k, v in old.items() if k in keys} if isinstance(old, dict) else {}
 
     return fn
+
+
+def build_outputs(config: Config, host: HostRoot, *, only: str | None = None) -> dict[str, Service]:
+    """The MQTT bridge and the notification service, those ``config`` turns on."""
+    builders: dict[str, Callable[[], Service | None]] = {
+        "mqtt": lambda: mqtt_bridge(config, host),
+        "notifications": lambda: notification_service(config.notifications, host),
+    }
+    built = {name: build() for name, build in builders.items() if only in (None, name)}
+    return {name: service for name, service in built.items() if service is not None}
 
 
 def build_components(
@@ -329,6 +366,7 @@ def build_components(
     )
     for spec in components.device_configs:
         components._add_device(spec)
+    components.outputs = build_outputs(config, host)
     return components
 
 
@@ -339,6 +377,7 @@ __all__ = [
     "PreparedDevices",
     "build_components",
     "build_device",
+    "build_outputs",
     "detect_devices",
     "detect_sd_card",
 ]

@@ -36,6 +36,7 @@ from bussdcc_system.config import (
 )
 from bussdcc_system.console import ConsoleSink
 from bussdcc_system.history.sink import HistorySink
+from bussdcc_system.mqtt.bridge import status_words as mqtt_status_words
 from bussdcc_system.notify import Notifier
 from bussdcc_system.reload import PreparedReload, ReloadError, prepare
 from bussdcc_system.web.interface import WebInterface
@@ -179,6 +180,8 @@ class Daemon(SignalRuntime):
             parts.append(f"dashboard on port {self.config.web.port}")
         if self.history is not None:
             parts.append(f"history in {self.config.history.directory}")
+        if mqtt := mqtt_status_words(self.state.get("system.mqtt")):
+            parts.append(mqtt)
         return "; ".join(parts)
 
     # -- main-thread work ---------------------------------------------------------------

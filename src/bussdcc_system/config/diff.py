@@ -38,6 +38,8 @@ class ConfigDiff:
     history_changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     health_changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     logging_changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    mqtt_changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    notifications_changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeAlias, get_args
+from typing import Any, Final, Literal, TypeAlias, get_args
+from urllib.parse import urlsplit
 
+from bussdcc_system.config.issues import Issues
 from bussdcc_system.config.settings import DeviceType, section, setting
 from bussdcc_system.config.validators import (
     BOOLEAN,
@@ -25,6 +27,7 @@ from bussdcc_system.config.validators import (
     ListOf,
     Nullable,
     Number,
+    SectionRule,
     Text,
     Token,
     WarningBelowCritical,
@@ -52,6 +55,8 @@ __all__ = [
     "HealthConfig",
     "HistoryConfig",
     "LoggingConfig",
+    "MqttConfig",
+    "NotificationsConfig",
     "SamplingConfig",
     "Severity",
     "StatusLedOptions",
@@ -279,6 +284,150 @@ class LoggingConfig:
     )
 
 
+def mqtt_topic(value: str) -> str | None:
+    """A topic to publish under: no wildcard, no empty first or last level, no NUL."""
+    bad = not value or value[0] == "/" or value[-1] == "/" or any(c in value for c in "+#\0")
+    return None if bad or len(value.encode()) > 1024 else value
+
+
+def http_url(value: str) -> str | None:
+    """An ``http://`` or ``https://`` URL with a host."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    ok = (
+        parts.scheme in ("http", "https") and parts.hostname and not any(c.isspace() for c in value)
+    )
+    return value if ok else None
+
+
+class NeedsAnother(SectionRule):
+    """A setting that means nothing without another: ``(setting, needed, needed_as, why)``
+    where ``needed_as`` is how the needed setting reads when set (``tls: true``)."""
+
+    def __init__(self, *pairs: tuple[str, str, str, str]) -> None:
+        self.pairs = pairs
+        self.doc = "; ".join(f"{name} needs {shown}" for name, _, shown, _ in pairs) + "."
+
+    def __call__(
+        self,
+        issues: Issues,
+        path: str,
+        given: Mapping[str, int],
+        values: Mapping[str, Any],
+        defaults: object,
+    ) -> None:
+        for name, needed, shown, why in self.pairs:
+            if values.get(name) in (None, False) or (needed in given and needed not in values):
+                continue  # not set, or the needed one is already reported as invalid
+            if not values.get(needed, getattr(defaults, needed)):
+                issues.fail(given[name], f"{path}.{name}", f"needs {path}.{shown} ({why})")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """A broker to publish to, with Home Assistant discovery; the password is read from
+    ``password_file`` at each connection and never written here."""
+
+    enabled: bool = field(
+        default=False, metadata=setting(BOOLEAN, "`true` = publish to the broker below")
+    )
+    host: str = field(
+        default="localhost",
+        metadata=setting(
+            HostAddress("the broker's IP address or host name"), "the broker's host name or address"
+        ),
+    )
+    port: int = field(
+        default=1883,
+        metadata=setting(Integer(1, 65535), "the broker's TCP port; usually 8883 with TLS"),
+    )
+    username: str | None = field(
+        default=None,
+        metadata=setting(Nullable(Text("a user name", non_empty)), "`null` = connect anonymously"),
+    )
+    password_file: str | None = field(
+        default=None,
+        metadata=setting(
+            Nullable(Text("a file (an absolute path)", absolute_path)),
+            "file whose first line is the password, readable by the service; `null` = none",
+        ),
+    )
+    tls: bool = field(
+        default=False, metadata=setting(BOOLEAN, "`true` = TLS, the broker's certificate checked")
+    )
+    ca_file: str | None = field(
+        default=None,
+        metadata=setting(
+            Nullable(Text("a file (an absolute path)", absolute_path)),
+            "PEM file of the CA that signed the broker's certificate; `null` = the system's",
+        ),
+    )
+    topic: str | None = field(
+        default=None,
+        metadata=setting(
+            Nullable(Text("an MQTT topic without wildcards like 'bussdcc-system/pi'", mqtt_topic)),
+            "base topic of this Pi's state and availability; `null` = `bussdcc-system/<hostname>`",
+            default_text="`bussdcc-system/<hostname>`",
+        ),
+    )
+    discovery_prefix: str = field(
+        default="homeassistant",
+        metadata=setting(
+            Text("an MQTT topic without wildcards", mqtt_topic),
+            "Home Assistant's discovery prefix",
+        ),
+    )
+    interval: float = field(
+        default=30.0,
+        metadata=setting(
+            seconds(ge=1.0),
+            "seconds between two state messages (at least 1: each is a broker round trip and"
+            " a Home Assistant state write); power and health changes go at once",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class NotificationsConfig:
+    """Where to post a short message when health changes or a power episode starts or
+    ends. The URLs are secrets (a topic or webhook URL is its own password): kept out of
+    repr and of every message."""
+
+    ntfy_url: str | None = field(
+        default=None,
+        repr=False,
+        metadata=setting(
+            Nullable(Text("an http:// or https:// URL", http_url)),
+            "an ntfy topic URL, e.g. `https://ntfy.sh/my-pi-alerts`; `null` = none",
+        ),
+    )
+    webhook_url: str | None = field(
+        default=None,
+        repr=False,
+        metadata=setting(
+            Nullable(Text("an http:// or https:// URL", http_url)),
+            "a URL that gets each notification as a JSON POST; `null` = none",
+        ),
+    )
+    min_interval: float = field(
+        default=60.0,
+        metadata=setting(
+            seconds(ge=1.0),
+            "seconds between two posts to one endpoint (at least 1, ntfy's own rate limit is"
+            " stricter); what happens meanwhile goes together",
+        ),
+    )
+    health: bool = field(
+        default=True, metadata=setting(BOOLEAN, "post when the health level changes")
+    )
+    power: bool = field(
+        default=True,
+        metadata=setting(BOOLEAN, "post when under-voltage or throttling starts and ends"),
+    )
+
+
 @dataclass(frozen=True)
 class ThrottlingOptions:
     """Power and throttling flags from ``vcgencmd get_throttled``."""
@@ -402,6 +551,20 @@ class Config:
     )
     logging: LoggingConfig = field(
         default_factory=LoggingConfig, metadata=section("the daemon's own log")
+    )
+    mqtt: MqttConfig = field(
+        default_factory=MqttConfig,
+        metadata=section(
+            "an MQTT broker and Home Assistant discovery",
+            rule=NeedsAnother(
+                ("password_file", "username", "username", "a password goes with a user name"),
+                ("ca_file", "tls", "tls: true", "the CA checks the broker's TLS certificate"),
+            ),
+        ),
+    )
+    notifications: NotificationsConfig = field(
+        default_factory=NotificationsConfig,
+        metadata=section("short messages to ntfy or a webhook when something changes"),
     )
     devices: tuple[DeviceConfig, ...] | None = None
     source: str = field(default="<defaults>", compare=False)

@@ -28,7 +28,7 @@ def test_the_list_stops_at_20_and_counts_the_rest() -> None:
     assert len(lines) == 21
     assert lines[0] == (
         "config.yaml:1: bogus0: unknown key; expected one of 'sampling', 'disks', 'web',"
-        " 'history', 'health', 'logging', 'devices'"
+        " 'history', 'health', 'logging', 'mqtt', 'notifications', 'devices'"
     )
     assert lines[19].startswith("config.yaml:20: bogus19: unknown key")
     assert lines[20] == "config.yaml: ... and 15 more problems"

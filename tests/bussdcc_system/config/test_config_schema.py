@@ -113,14 +113,14 @@ def test_device_types_are_the_device_kinds() -> None:
         assert DEVICE_OPTIONS[device_type.kind] is device_type.options
 
 
-def test_the_token_is_the_only_secret() -> None:
+def test_the_secrets_are_the_token_and_the_notification_urls() -> None:
     secrets = [
         f"{declared.name}.{item.name}"
         for declared in sections_of(Config)
         for item in declared.settings
         if item.secret
     ]
-    assert secrets == ["web.token"]
+    assert secrets == ["web.token", "notifications.ntfy_url", "notifications.webhook_url"]
     assert "0123456789abcdef" not in repr(WebConfig(token="0123456789abcdef"))
 
 
@@ -128,12 +128,12 @@ def test_every_interval_declares_a_floor_of_at_least_a_tenth_of_a_second() -> No
     intervals = {f"sampling.{s.name}": s.check for s in settings_of(SamplingConfig)}
     for declared in sections_of(Config):
         for s in declared.settings:
-            if s.name.endswith("_interval"):
+            if s.name.endswith("_interval") or s.name == "interval":
                 intervals[f"{declared.name}.{s.name}"] = s.check
     for device_type in DEVICE_TYPES:
         for s in device_type.settings:
             if s.name == "interval":
                 intervals[f"{device_type.kind}.interval"] = s.check
-    assert len(intervals) == 7 + 2 + 2
+    assert len(intervals) == 7 + 2 + 2 + 2  # sampling, history, devices, mqtt/notifications
     floors = {key: getattr(check, "ge", None) for key, check in intervals.items()}
     assert all(floor is not None and floor >= 0.1 for floor in floors.values()), floors

@@ -119,7 +119,7 @@ def test_unknown_key_without_a_close_one_lists_the_known_ones() -> None:
     assert errors("smapling: {}\nfrobnicate: 1\n") == [
         "config.yaml:1: smapling: unknown key; did you mean 'sampling'?",
         "config.yaml:2: frobnicate: unknown key; expected one of 'sampling', 'disks', 'web',"
-        " 'history', 'health', 'logging', 'devices'",
+        " 'history', 'health', 'logging', 'mqtt', 'notifications', 'devices'",
     ]
 
 

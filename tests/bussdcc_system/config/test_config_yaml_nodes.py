@@ -162,7 +162,7 @@ def test_nesting_up_to_the_limit_is_only_checked_as_usual() -> None:
     text = "x: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "\n"
     assert errors(text) == [
         "config.yaml:1: x: unknown key; expected one of 'sampling', 'disks', 'web',"
-        " 'history', 'health', 'logging', 'devices'"
+        " 'history', 'health', 'logging', 'mqtt', 'notifications', 'devices'"
     ]
     assert errors("x: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n") == [f"config.yaml:1: {NESTED}"]
 
