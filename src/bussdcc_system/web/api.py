@@ -9,7 +9,6 @@ and why; the OpenAPI description is ``/api/openapi.json``.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import math
 import re
@@ -24,6 +23,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from bussdcc_system import messages as m
 from bussdcc_system.web.core import Web, current_web
 from bussdcc_system.web.errors import json_error
+from bussdcc_system.web.request_bodies import json_object_body
 from bussdcc_system.web.view import episode_sentence
 
 if TYPE_CHECKING:
@@ -338,13 +338,8 @@ def led_test() -> Response | tuple[Response, int]:
         return denied
     web = current_web()
     seconds = 5.0
-    if request.content_length:
-        try:
-            body = json.loads(request.get_data(cache=False) or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            _bad('the body must be JSON, e.g. {"seconds": 5}')
-        if not isinstance(body, dict):
-            _bad("the body must be a JSON object")
+    body = json_object_body()
+    if body is not None:
         raw = body.get("seconds", seconds)
         if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw <= 60:
             _bad("'seconds' must be a number between 0 and 60")

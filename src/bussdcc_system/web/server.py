@@ -4,7 +4,9 @@ The port is bound in the constructor, so when the daemon says READY=1 the dashbo
 answers, and a port in use is a clear error at boot, not a ``sys.exit`` from inside
 werkzeug (which newer werkzeug does when *it* binds). Requests run in daemon threads
 (werkzeug's threaded server), which Flask-SocketIO's "threading" mode needs; access logs
-are dropped and werkzeug's own messages go to this module's logger.
+are dropped and werkzeug's own messages go to this module's logger. A hostile client
+is bounded by ``ConnectionLimits`` (``connection_limits``: connections per client and
+in total, refused without a thread) and ``request_deadline`` (headers and body in time).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import (
-    LISTEN_QUEUE,
-    ThreadedWSGIServer,
-    WSGIRequestHandler,
-    get_sockaddr,
-    select_address_family,
+from werkzeug.serving import LISTEN_QUEUE, get_sockaddr, select_address_family
+
+from bussdcc_system.web.connection_limits import (
+    Admission,
+    ConnectionLimits,
+    LimitedWSGIServer,
 )
+from bussdcc_system.web.request_deadline import DeadlineRequestHandler
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -33,7 +36,7 @@ class BindError(RuntimeError):
     """The dashboard cannot listen where the configuration says."""
 
 
-class _Handler(WSGIRequestHandler):
+class _Handler(DeadlineRequestHandler):
     """No access log (the journal is not a web log). What werkzeug says about one
     connection (bad request syntax, a WebSocket's close frame read as a request) is the
     client's business: debug level."""
@@ -45,7 +48,7 @@ class _Handler(WSGIRequestHandler):
         log.debug("%s: " + message.rstrip(), self.address_string(), *args)
 
 
-class _Server(ThreadedWSGIServer):
+class _Server(LimitedWSGIServer):
     def log(self, type: str, message: str, *args: Any) -> None:
         log.log(logging.DEBUG if type == "info" else logging.ERROR, message.rstrip(), *args)
 
@@ -83,21 +86,40 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 class WebServer:
-    """One bound address serving one WSGI app until ``close``."""
+    """One bound address serving one WSGI app until ``close``, within ``limits``."""
 
     def __init__(
-        self, host: str, port: int, app: WSGIApplication, *, sock: socket.socket | None = None
+        self,
+        host: str,
+        port: int,
+        app: WSGIApplication,
+        *,
+        sock: socket.socket | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         """``sock``: a listener ``bind_socket`` made earlier (a reload binds before it
         commits); the server takes it over. Without one, ``host:port`` is bound now."""
         self.host = host
         sock = bind_socket(host, port) if sock is None else sock
         try:
-            self._server = _Server(host, port, app, handler=_Handler, fd=sock.fileno())
+            self._server = _Server(
+                host,
+                port,
+                app,
+                handler=_Handler,
+                fd=sock.fileno(),
+                limits=limits if limits is not None else ConnectionLimits(),
+            )
         finally:
             sock.close()  # the server holds its own duplicate of the descriptor
         self.port: int = self._server.port
         self._thread: threading.Thread | None = None
+
+    @property
+    def admission(self) -> Admission:
+        """The connections held now, refused so far, and the total admitted (``limits.total``
+        or fewer when descriptors are short)."""
+        return self._server.admission
 
     @property
     def url(self) -> str:
