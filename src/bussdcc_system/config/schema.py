@@ -89,6 +89,12 @@ class SamplingConfig:
         default=300.0, metadata=setting(seconds(), "model, serial number, OS, hostname")
     )
     uptime: float = field(default=60.0, metadata=setting(seconds(), "uptime and boot time"))
+    processes: float = field(
+        default=5.0,
+        metadata=setting(
+            seconds(), "top processes by CPU and memory, only while a dashboard is open"
+        ),
+    )
 
 
 @dataclass(frozen=True)
