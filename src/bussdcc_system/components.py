@@ -48,6 +48,7 @@ from bussdcc_system.telemetry import (
     NetworkService,
     ProcessUsageService,
     TelemetryService,
+    TopProcessesService,
     UptimeService,
 )
 
@@ -69,6 +70,7 @@ _SAMPLED: Final[tuple[str, ...]] = (
     "network",
     "identity",
     "uptime",
+    "processes",
 )
 
 
@@ -354,6 +356,7 @@ def build_components(
         "identity": IdentityService(host, interval=s.identity, addresses=addresses),
         "uptime": UptimeService(host, interval=s.uptime),
         "process": ProcessUsageService(host, interval=PROCESS_USAGE_INTERVAL),
+        "processes": TopProcessesService(host, interval=s.processes),
     }
     components = Components(
         config=config,

@@ -55,6 +55,15 @@ class NetCounters(NamedTuple):
     tx_drops: int
 
 
+class CpuFreq(NamedTuple):
+    """One cpufreq policy (``/sys/devices/system/cpu/cpufreq/policyN``) in kHz, as the
+    kernel writes it: the current frequency and the hardware's limits."""
+
+    cur_khz: int
+    min_khz: int | None
+    max_khz: int | None
+
+
 class BlockStat(NamedTuple):
     """``/sys/block/<dev>/stat`` fields 3 and 7: sectors read and written."""
 
@@ -76,6 +85,8 @@ def default_root() -> str:
 
 
 _ZONE_RE = re.compile(r"thermal_zone(\d+)")
+_POLICY_RE = re.compile(r"policy(\d+)")
+CPUFREQ_DIR: Final = "/sys/devices/system/cpu/cpufreq"
 _HWMON_RE = re.compile(r"hwmon(\d+)")
 
 
@@ -240,6 +251,30 @@ class HostRoot:
         except (IndexError, ValueError):
             return None
 
+    def cpufreq_policies(self) -> list[str]:
+        """The cpufreq policy directories (``.../cpufreq/policy0``), in policy order: one
+        on a Pi (all cores share a clock), one per core or cluster on a PC; none in
+        most VMs."""
+        found = []
+        for entry in self.listdir(CPUFREQ_DIR):
+            match = _POLICY_RE.fullmatch(entry)
+            if match:
+                found.append((int(match.group(1)), f"{CPUFREQ_DIR}/{entry}"))
+        return [path for _, path in sorted(found)]
+
+    def cpu_freq(self, policy: str, limits: bool = True) -> CpuFreq | None:
+        """One policy's current frequency (``scaling_cur_freq``) and, with ``limits``, the
+        hardware's minimum and maximum (``cpuinfo_min_freq``, ``cpuinfo_max_freq``); None
+        when the current frequency cannot be read."""
+        cur = self.read_int(f"{policy}/scaling_cur_freq")
+        if cur is None or cur <= 0:
+            return None
+        if not limits:
+            return CpuFreq(cur, None, None)
+        low = self.read_int(f"{policy}/cpuinfo_min_freq")
+        high = self.read_int(f"{policy}/cpuinfo_max_freq")
+        return CpuFreq(cur, low if low and low > 0 else None, high if high and high > 0 else None)
+
     def thermal_zones(self) -> list[ThermalZone]:
         """Every ``thermal_zoneN`` with a readable ``type``, in zone-number order."""
         zones = []
@@ -379,9 +414,11 @@ def parse_os_release(text: str) -> dict[str, str]:
 
 
 __all__ = [
+    "CPUFREQ_DIR",
     "ROOT_ENV",
     "SECTOR_BYTES",
     "BlockStat",
+    "CpuFreq",
     "CpuTimes",
     "HostRoot",
     "NetCounters",

@@ -42,6 +42,12 @@ class CpuUsageUpdated(Message):
     ``per_core`` is busy percent per CPU in ``/proc/stat`` order; a core whose counters
     went backwards (hot-plug) is ``None`` for that sample. Not emitted on the first
     sample (there is no interval yet) nor after a counter reset.
+
+    ``freq_mhz`` is the CPU clock now (the mean of the cpufreq policies; a Pi has one),
+    ``freq_min_mhz``/``freq_max_mhz`` the hardware's range: a clock held below the
+    maximum under load is a capped one. All three are ``None`` without cpufreq (most
+    VMs). They ride on this message rather than their own so that history writes one
+    line a second for the CPU, not two.
     """
 
     name = "system.cpu.usage.updated"
@@ -56,6 +62,9 @@ class CpuUsageUpdated(Message):
     steal: float | None
     per_core: tuple[float | None, ...]
     count: int
+    freq_mhz: float | None = None
+    freq_min_mhz: float | None = None
+    freq_max_mhz: float | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -120,6 +129,10 @@ class DiskIoUpdated(Message):
     """Block-device I/O (the SD card, for wear): totals since boot and rates.
 
     Rates are ``None`` on the first sample and after a counter reset.
+    ``written_today`` counts the bytes written since ``today_since`` (POSIX seconds):
+    local midnight, or the boot when it was later, or, when the daemon started after
+    midnight on a host booted before it, the daemon's first sample (the counter's value
+    at midnight is then unknown). ``None`` on a message built without it.
     """
 
     name = "system.disk.io.updated"
@@ -128,6 +141,8 @@ class DiskIoUpdated(Message):
     bytes_written: int
     read_bytes_per_s: float | None
     write_bytes_per_s: float | None
+    written_today: int | None = None
+    today_since: float | None = None
 
 
 # --- network -------------------------------------------------------------------------
@@ -336,6 +351,35 @@ class ProcessUsageUpdated(Message):
     threads: int
 
 
+@dataclass(slots=True, frozen=True)
+class TopProcess:
+    """One process of the host: CPU percent of one core since the previous sample
+    (``None`` on its first), resident memory in bytes."""
+
+    pid: int
+    name: str
+    cpu_percent: float | None
+    rss: int
+
+
+@dataclass(slots=True, frozen=True)
+class TopProcessesUpdated(Message):
+    """What is using the host: the processes using the most CPU and the most memory.
+
+    Sampled only while a dashboard is open (``state.WEB_CLIENTS``), and DEBUG so that
+    history (which records ``info`` and above by default) does not write a process
+    list every few seconds while a kiosk watches: it is for the screen, not the record.
+    ``by_cpu`` is empty on the first sample (no interval yet); ``count`` is every
+    process seen.
+    """
+
+    name = "system.top_processes.updated"
+    severity = Severity.DEBUG
+    count: int
+    by_cpu: tuple[TopProcess, ...]
+    by_memory: tuple[TopProcess, ...]
+
+
 MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
     cls.name: cls
     for cls in (
@@ -353,6 +397,7 @@ MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
         LedTestRequested,
         HealthChanged,
         ProcessUsageUpdated,
+        TopProcessesUpdated,
     )
 }
 """Message name -> base class of every message declared here (the severity subclasses
@@ -380,6 +425,8 @@ __all__ = [
     "TemperatureUpdated",
     "ThrottlingUnderVoltage",
     "ThrottlingUpdated",
+    "TopProcess",
+    "TopProcessesUpdated",
     "UptimeUpdated",
     "health_changed",
     "throttling_updated",

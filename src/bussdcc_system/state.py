@@ -27,8 +27,14 @@ PATHS: Final[dict[str, str]] = {
     m.UptimeUpdated.name: "system.uptime",
     m.IdentityUpdated.name: "system.identity",
     m.ProcessUsageUpdated.name: "system.process",
+    m.TopProcessesUpdated.name: "system.top_processes",
 }
 """Messages stored whole at one path."""
+
+WEB_CLIENTS: Final = "web.clients"
+"""How many dashboards are connected now, written by the web side when one connects or
+goes: what lets a sampler that only matters to a person watching (the process list)
+skip its work when nobody is. Absent = no dashboard has ever connected."""
 
 _Handler = Callable[["Context", "Event[Message]"], None]
 
@@ -208,4 +214,4 @@ class StateProcess(Process):
             _forget(ctx.state, "system.throttling", msg.device)
 
 
-__all__ = ["PATHS", "StateProcess"]
+__all__ = ["PATHS", "WEB_CLIENTS", "StateProcess"]

@@ -18,14 +18,16 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
 
 import psutil
 
 from bussdcc import Service
 from bussdcc_system import messages as m
 from bussdcc_system.host import SECTOR_BYTES, BlockStat, CpuTimes, HostRoot, NetCounters
+from bussdcc_system.state import WEB_CLIENTS
 
 if TYPE_CHECKING:
     from bussdcc import Context
@@ -94,9 +96,38 @@ class CpuService(TelemetryService):
     ) -> None:
         super().__init__(host, interval=interval, name=name)
         self._prev: tuple[CpuTimes, tuple[CpuTimes, ...]] | None = None
+        self._policies: list[tuple[str, int | None, int | None]] | None = None
 
     def start(self, ctx: Context) -> None:
         self._prev = None
+        self._policies = None
+
+    def frequency(self) -> tuple[float | None, float | None, float | None]:
+        """(now, hardware minimum, hardware maximum) in MHz; the limits are read once (they
+        do not change), the current clock of each policy every sample."""
+        if self._policies is None:
+            found = []
+            for policy in self.host.cpufreq_policies():
+                freq = self.host.cpu_freq(policy)
+                if freq is not None:
+                    found.append((policy, freq.min_khz, freq.max_khz))
+            self._policies = found
+        current = []
+        for policy, _, _ in self._policies:
+            freq = self.host.cpu_freq(policy, limits=False)
+            if freq is None:  # a policy went away (hot-plug): look again next time
+                self._policies = None
+                return None, None, None
+            current.append(freq.cur_khz)
+        if not current:
+            return None, None, None
+        lows = [low for _, low, _ in self._policies if low is not None]
+        highs = [high for _, _, high in self._policies if high is not None]
+        return (
+            round(sum(current) / len(current) / 1000, 1),
+            round(min(lows) / 1000, 1) if lows else None,
+            round(max(highs) / 1000, 1) if highs else None,
+        )
 
     def tick(self, ctx: Context) -> None:
         stat = self.host.cpu_stat()
@@ -113,6 +144,7 @@ class CpuService(TelemetryService):
             usage = cpu_usage(prev[1][i], core) if i < len(prev[1]) else None
             per_core.append(usage[8] if usage is not None else None)
         cols = stat.total.columns
+        mhz, min_mhz, max_mhz = self.frequency()
         ctx.emit(
             m.CpuUsageUpdated(
                 percent=total[8],
@@ -126,6 +158,9 @@ class CpuService(TelemetryService):
                 steal=total[7] if cols > 7 else None,
                 per_core=tuple(per_core),
                 count=len(stat.cores),
+                freq_mhz=mhz,
+                freq_min_mhz=min_mhz,
+                freq_max_mhz=max_mhz,
             )
         )
 
@@ -205,12 +240,24 @@ class UptimeService(TelemetryService):
 # -- disks ------------------------------------------------------------------------------
 
 
+def local_midnight(epoch: float) -> float:
+    """The start of the local day containing ``epoch`` (POSIX seconds)."""
+    day = datetime.fromtimestamp(epoch).astimezone()
+    return day.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
 class DiskService(TelemetryService):
     """``system.disk.usage.updated`` per mount (statvfs) and ``system.disk.io.updated``
     for the SD card (``/sys/block/<sd_card>/stat``).
 
     ``mounts`` and ``sd_card`` may be reassigned live. A mount whose directory does not
     exist under the host root is skipped (absent, not zero).
+
+    "Written today" is what tells an owner how fast the card wears. The kernel counts
+    since boot, so the day's share needs the counter's value at midnight: zero when
+    the host booted today, the last sample before midnight when the daemon was running
+    then, and otherwise unknown, in which case the day is counted from the daemon's
+    first sample (``today_since`` says from when).
     """
 
     default_name = "telemetry.disk"
@@ -230,9 +277,12 @@ class DiskService(TelemetryService):
         self.sd_card = sd_card
         self._statvfs = statvfs
         self._prev_io: tuple[str, BlockStat, float] | None = None
+        self._today: tuple[float, int, float] | None = None
+        """(local midnight, counter at the day's start, when the day's count starts)."""
 
     def start(self, ctx: Context) -> None:
         self._prev_io = None
+        self._today = None
 
     def tick(self, ctx: Context) -> None:
         for mount in self.mounts:
@@ -241,7 +291,7 @@ class DiskService(TelemetryService):
                 ctx.emit(msg)
         sd_card = self.sd_card
         if sd_card is not None:
-            io = self.io(sd_card, ctx.clock.monotonic())
+            io = self.io(sd_card, ctx.clock.monotonic(), ctx.clock.time())
             if io is not None:
                 ctx.emit(io)
 
@@ -258,12 +308,32 @@ class DiskService(TelemetryService):
             mount=mount, total=total, used=used, free=free, percent=_pct(used, used + free)
         )
 
-    def io(self, device: str, now: float) -> m.DiskIoUpdated | None:
+    def written_today(self, written: int, previous: int | None, wall: float) -> tuple[int, float]:
+        """(bytes written today, since when) from the since-boot counter ``written``; see
+        the class doc. ``previous`` is the counter at the sample before, if any."""
+        midnight = local_midnight(wall)
+        day = self._today
+        if day is None or day[0] != midnight or written < day[1]:
+            uptime = self.host.uptime()
+            boot = wall - uptime if uptime is not None else None
+            if boot is not None and boot >= midnight:  # booted today: all of it is today's
+                day = (midnight, 0, max(boot, midnight))
+            elif day is not None and day[0] < midnight and previous is not None:
+                day = (midnight, min(previous, written), midnight)  # ran through midnight
+            else:  # started after midnight on a host booted before it (or a reset)
+                day = (midnight, written, wall)
+            self._today = day
+        return written - day[1], day[2]
+
+    def io(self, device: str, now: float, wall: float | None = None) -> m.DiskIoUpdated | None:
         stat = self.host.block_stat(device)
         if stat is None:
             self._prev_io = None
+            self._today = None
             return None
         prev, self._prev_io = self._prev_io, (device, stat, now)
+        if prev is not None and prev[0] != device:
+            self._today = None
         read_rate = write_rate = None
         if prev is not None and prev[0] == device:
             dt = now - prev[2]
@@ -275,12 +345,19 @@ class DiskService(TelemetryService):
             )
             if read_rate is None or write_rate is None:  # a reset resets both
                 read_rate = write_rate = None
+        written = stat.sectors_written * SECTOR_BYTES
+        today: tuple[int | None, float | None] = (None, None)
+        if wall is not None:
+            before = prev[1].sectors_written * SECTOR_BYTES if prev and prev[0] == device else None
+            today = self.written_today(written, before, wall)
         return m.DiskIoUpdated(
             device=device,
             bytes_read=stat.sectors_read * SECTOR_BYTES,
-            bytes_written=stat.sectors_written * SECTOR_BYTES,
+            bytes_written=written,
             read_bytes_per_s=None if read_rate is None else round(read_rate, 1),
             write_bytes_per_s=None if write_rate is None else round(write_rate, 1),
+            written_today=today[0],
+            today_since=None if today[1] is None else round(today[1], 3),
         )
 
 
@@ -476,6 +553,111 @@ class ProcessUsageService(TelemetryService):
         )
 
 
+# -- what is using the host ------------------------------------------------------------
+
+
+class ProcessSample(NamedTuple):
+    """One process as the source reads it: CPU seconds (user + system) since it started,
+    resident bytes, and its start time (a pid reused by a new process is another one)."""
+
+    pid: int
+    name: str
+    cpu_seconds: float
+    rss: int
+    started: float
+
+
+ProcessSource = Callable[[], Iterable[ProcessSample]]
+
+
+def psutil_processes() -> list[ProcessSample]:
+    """Every process of the real host (psutil: it reads ``/proc/<pid>`` with one
+    ``stat`` and one ``statm`` read each; a process we may not read is left out)."""
+    out = []
+    for proc in psutil.process_iter(["pid", "name", "cpu_times", "memory_info", "create_time"]):
+        info = proc.info
+        times, memory = info.get("cpu_times"), info.get("memory_info")
+        if times is None or memory is None:
+            continue
+        out.append(
+            ProcessSample(
+                int(info["pid"]),
+                str(info.get("name") or "?"),
+                float(times.user + times.system),
+                int(memory.rss),
+                float(info.get("create_time") or 0.0),
+            )
+        )
+    return out
+
+
+def dashboard_open(ctx: Context) -> bool:
+    """Whether a dashboard is connected now (``web.clients`` in the state)."""
+    return bool(ctx.state.get(WEB_CLIENTS))
+
+
+class TopProcessesService(TelemetryService):
+    """``system.top_processes.updated``: the ``top`` processes by CPU and by memory, every
+    ``interval`` seconds, only while someone watches (``watched(ctx)``, by default a
+    dashboard being connected).
+
+    Listing every process costs a Pi a few milliseconds, worth it only for a person
+    looking at the list: while nobody watches a tick is one state lookup and the
+    baseline is dropped, so the first list after a dashboard opens has the memory
+    column and the next one the CPU column too.
+    """
+
+    default_name = "telemetry.processes"
+
+    def __init__(
+        self,
+        host: HostRoot | None = None,
+        *,
+        interval: float = 5.0,
+        top: int = 5,
+        source: ProcessSource | None = None,
+        watched: Callable[[Context], bool] = dashboard_open,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(host, interval=interval, name=name)
+        self.top = top
+        self._source = source or psutil_processes
+        self._watched = watched
+        self._prev: tuple[dict[tuple[int, float], float], float] | None = None
+
+    def start(self, ctx: Context) -> None:
+        self._prev = None
+
+    def tick(self, ctx: Context) -> None:
+        if not self._watched(ctx):
+            self._prev = None
+            return
+        ctx.emit(self.sample(self._source(), ctx.clock.monotonic()))
+
+    def sample(self, processes: Iterable[ProcessSample], now: float) -> m.TopProcessesUpdated:
+        """The top lists, CPU percent (of one core) from the previous sample."""
+        prev, dt = self._prev, 0.0
+        if prev is not None:
+            dt = now - prev[1]
+        seen: dict[tuple[int, float], float] = {}
+        rows = []
+        for proc in processes:
+            key = (proc.pid, proc.started)
+            seen[key] = proc.cpu_seconds
+            cpu = None
+            old = prev[0].get(key) if prev is not None else None
+            if old is not None and dt > 0 and proc.cpu_seconds >= old:
+                cpu = round(100.0 * (proc.cpu_seconds - old) / dt, 1)
+            rows.append(m.TopProcess(proc.pid, proc.name, cpu, proc.rss))
+        self._prev = (seen, now)
+        rated = [row for row in rows if row.cpu_percent is not None]
+        rated.sort(key=lambda row: (-(row.cpu_percent or 0.0), -row.rss, row.pid))
+        rows.sort(key=lambda row: (-row.rss, row.pid))
+        return m.TopProcessesUpdated(
+            count=len(seen), by_cpu=tuple(rated[: self.top]), by_memory=tuple(rows[: self.top])
+        )
+
+
 __all__ = [
     "CpuService",
     "DiskService",
@@ -483,10 +665,16 @@ __all__ = [
     "LoadService",
     "MemoryService",
     "NetworkService",
+    "ProcessSample",
+    "ProcessSource",
     "ProcessUsageService",
     "TelemetryService",
+    "TopProcessesService",
     "UptimeService",
     "cpu_usage",
+    "dashboard_open",
+    "local_midnight",
     "memory_usage",
     "psutil_addresses",
+    "psutil_processes",
 ]

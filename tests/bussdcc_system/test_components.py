@@ -93,6 +93,7 @@ def test_build_defaults_on_a_pi4() -> None:
         "identity": ("telemetry.identity", 300.0),
         "uptime": ("telemetry.uptime", 60.0),
         "process": ("telemetry.process", 5.0),
+        "processes": ("telemetry.processes", 5.0),
     }
     assert c.auto_devices == (THROTTLING, THERMAL)
     assert c.device_configs == (THROTTLING, THERMAL)

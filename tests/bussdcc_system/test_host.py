@@ -42,6 +42,7 @@ EXPECTED = {
         "zones": [("thermal_zone0", "cpu-thermal")],
         "rpi_volt": "/sys/class/hwmon/hwmon1",
         "mmcblk0": (706414, 1872568),
+        "cpufreq": [(1500000, 600000, 1800000)],
     },
     "pi5": {
         "cores": 4,
@@ -59,6 +60,7 @@ EXPECTED = {
         "zones": [("thermal_zone0", "cpu-thermal")],
         "rpi_volt": "/sys/class/hwmon/hwmon3",
         "mmcblk0": (1843566, 5902214),
+        "cpufreq": [(2400000, 1500000, 2400000)],
     },
     "x86": {
         "cores": 2,
@@ -76,6 +78,7 @@ EXPECTED = {
         "zones": [("thermal_zone0", "acpitz"), ("thermal_zone1", "x86_pkg_temp")],
         "rpi_volt": None,
         "mmcblk0": None,
+        "cpufreq": [],
     },
 }
 
@@ -223,6 +226,30 @@ def test_block_stat_of_an_old_kernel_with_11_fields(tmp_path: Path) -> None:
     assert stat is not None and stat.sectors_written == 1872568
 
 
+def test_cpu_frequency_of_each_policy(host_name: str) -> None:
+    host = HostRoot(FIXTURES / host_name)
+    freqs = [host.cpu_freq(policy) for policy in host.cpufreq_policies()]
+    assert [tuple(f) for f in freqs if f is not None] == EXPECTED[host_name]["cpufreq"]
+
+
+def test_cpu_frequency_policies_in_number_order_and_unreadable_ones(tmp_path: Path) -> None:
+    for n, cur in ((10, "1200000"), (2, "800000"), (0, "")):
+        write_host_file(
+            tmp_path, f"/sys/devices/system/cpu/cpufreq/policy{n}/scaling_cur_freq", cur
+        )
+    write_host_file(tmp_path, "/sys/devices/system/cpu/cpufreq/ondemand/sampling_rate", "10000\n")
+    host = HostRoot(tmp_path)
+    policies = host.cpufreq_policies()
+    assert [p.rsplit("/", 1)[1] for p in policies] == ["policy0", "policy2", "policy10"]
+    # An empty file is no reading; without cpuinfo_* files the limits are unknown.
+    assert [host.cpu_freq(p) for p in policies] == [
+        None,
+        (800000, None, None),
+        (1200000, None, None),
+    ]
+    assert host.cpu_freq(policies[1], limits=False) == (800000, None, None)
+
+
 def test_empty_root_has_nothing(tmp_path: Path) -> None:
     host = HostRoot(tmp_path)
     assert host.cpu_stat() is None
@@ -238,6 +265,7 @@ def test_empty_root_has_nothing(tmp_path: Path) -> None:
     assert host.block_stat("mmcblk0") is None
     assert host.thermal_zones() == []
     assert host.find_hwmon("rpi_volt") is None
+    assert host.cpufreq_policies() == []
 
 
 def test_root_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -54,6 +54,20 @@ def get(rt: Runtime, path: str) -> Any:
             "system.identity",
         ),
         (m.ProcessUsageUpdated(42, 1.5, 1000, 7), "system.process"),
+        (
+            m.CpuUsageUpdated(
+                10.0, 5.0, 0.0, 5.0, 90.0, 0.0, 0.0, 0.0, 0.0, (10.0,), 1, 600.0, 600.0, 1800.0
+            ),
+            "system.cpu",
+        ),
+        (
+            m.TopProcessesUpdated(
+                120,
+                (m.TopProcess(7, "chromium", 35.5, 300 << 20),),
+                (m.TopProcess(7, "chromium", 35.5, 300 << 20), m.TopProcess(1, "init", 0.0, 9)),
+            ),
+            "system.top_processes",
+        ),
     ],
 )
 def test_whole_messages(runtime: Runtime, msg: m.Message, path: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from bussdcc.testing import MessageLog, SimClock
 from bussdcc_system import messages as m
 from bussdcc_system import telemetry as tm
 from bussdcc_system.host import HostRoot
+from bussdcc_system.state import WEB_CLIENTS
 from tests.bussdcc_system.appliance_helpers import (
     FIXTURES,
     HOST_NAMES,
@@ -161,6 +163,48 @@ def test_cpu_on_each_host(host: str, tmp_path: Path, ctx: Context, message_log: 
     assert (msg.percent, msg.user, msg.idle) == (10.0, 10.0, 90.0)
 
 
+def test_cpu_frequency_rides_on_the_cpu_sample(
+    tmp_path: Path, ctx: Context, message_log: MessageLog
+) -> None:
+    root = copy_host("pi4", tmp_path)
+    svc = tm.CpuService(HostRoot(root))
+    svc.start(ctx)
+    write_stat(root, [[100, 0, 50, 350, 0, 0, 0, 0]] * 4)
+    svc.tick(ctx)
+    write_stat(root, [[200, 0, 100, 700, 0, 0, 0, 0]] * 4)
+    svc.tick(ctx)
+    # Capped: the firmware holds the clock at its minimum (the kernel sees what it sets).
+    write_host_file(root, "/sys/devices/system/cpu/cpufreq/policy0/scaling_cur_freq", "600000\n")
+    write_stat(root, [[400, 0, 200, 1400, 0, 0, 0, 0]] * 4)
+    svc.tick(ctx)
+    first, capped = message_log.of_type(m.CpuUsageUpdated)
+    assert (first.freq_mhz, first.freq_min_mhz, first.freq_max_mhz) == (1500.0, 600.0, 1800.0)
+    assert (capped.freq_mhz, capped.freq_max_mhz) == (600.0, 1800.0)
+
+
+def test_cpu_frequency_is_the_mean_of_the_policies_and_absent_without_cpufreq(
+    tmp_path: Path, ctx: Context, message_log: MessageLog
+) -> None:
+    root = copy_host("x86", tmp_path)  # a VM: no cpufreq at all
+    svc = tm.CpuService(HostRoot(root))
+    write_stat(root, [[100, 0, 50, 350, 0, 0, 0, 0]] * 2)
+    svc.tick(ctx)
+    write_stat(root, [[200, 0, 100, 700, 0, 0, 0, 0]] * 2)
+    svc.tick(ctx)
+    base = "/sys/devices/system/cpu/cpufreq"
+    for n, (cur, low, high) in enumerate([(800000, 400000, 3000000), (2000000, 400000, 4200000)]):
+        write_host_file(root, f"{base}/policy{n}/scaling_cur_freq", f"{cur}\n")
+        write_host_file(root, f"{base}/policy{n}/cpuinfo_min_freq", f"{low}\n")
+        write_host_file(root, f"{base}/policy{n}/cpuinfo_max_freq", f"{high}\n")
+    svc.start(ctx)  # limits are read once, when the service starts
+    svc.tick(ctx)
+    write_stat(root, [[400, 0, 200, 1400, 0, 0, 0, 0]] * 2)
+    svc.tick(ctx)
+    vm, pc = message_log.of_type(m.CpuUsageUpdated)
+    assert (vm.freq_mhz, vm.freq_min_mhz, vm.freq_max_mhz) == (None, None, None)
+    assert (pc.freq_mhz, pc.freq_min_mhz, pc.freq_max_mhz) == (1400.0, 400.0, 4200.0)
+
+
 def test_cpu_usage_none_when_nothing_moved() -> None:
     stat = HostRoot(FIXTURES / "pi4").cpu_stat()
     assert stat is not None
@@ -303,8 +347,21 @@ def test_sd_card_writes_first_sample_then_rate(
     )
     svc.tick(ctx)
     first, second = message_log.of_type(m.DiskIoUpdated)
-    assert first == m.DiskIoUpdated("mmcblk0", 706414 * 512, 1872568 * 512, None, None)
+    # The Pi booted 6.9 hours before the first sample: at 00:00 UTC (the SimClock's
+    # start) that is yesterday in UTC, so today's count starts at that sample.
+    wall = clock.time() - 30
+    booted_today = wall - 24689.37 >= tm.local_midnight(wall)
+    assert first == m.DiskIoUpdated(
+        "mmcblk0",
+        706414 * 512,
+        1872568 * 512,
+        None,
+        None,
+        written_today=1872568 * 512 if booted_today else 0,
+        today_since=round(wall - 24689.37, 3) if booted_today else wall,
+    )
     assert second.bytes_written == 1874616 * 512
+    assert second.written_today == (1874616 if booted_today else 2048) * 512
     assert second.write_bytes_per_s == round(2048 * 512 / 30, 1)
     assert second.read_bytes_per_s == 0.0
 
@@ -326,6 +383,53 @@ def test_sd_card_counter_reset(
         for msg in message_log.of_type(m.DiskIoUpdated)
     ]
     assert rates == [(None, None), (None, None), (0.0, 1024.0)]
+
+
+def _sd_card(root: Path, sectors_written: int, uptime: float) -> None:
+    write_host_file(root, "/proc/uptime", f"{uptime:.2f} 1000.00\n")
+    write_host_file(
+        root, "/sys/block/mmcblk0/stat", f"  1 0 8 0 1 0 {sectors_written} 0 0 0 0 0 0 0 0 0 0\n"
+    )
+
+
+def _written_today(svc: tm.DiskService, clock: SimClock) -> tuple[int | None, float | None]:
+    io = svc.io("mmcblk0", clock.monotonic(), clock.time())
+    assert io is not None
+    return io.written_today, io.today_since
+
+
+def test_sd_card_written_today_on_a_pi_booted_today(tmp_path: Path) -> None:
+    clock = SimClock(datetime(2026, 3, 1, 15, 0).astimezone())  # 15:00 local
+    root = tmp_path / "pi"
+    _sd_card(root, 4000, uptime=3600.0)  # booted at 14:00: every byte is today's
+    svc = tm.DiskService(HostRoot(root), mounts=())
+    assert _written_today(svc, clock) == (4000 * 512, clock.time() - 3600)
+    clock.advance(60)
+    _sd_card(root, 4100, uptime=3660.0)
+    assert _written_today(svc, clock) == (4100 * 512, clock.time() - 3660)
+
+
+def test_sd_card_written_today_when_the_daemon_starts_late_and_runs_through_midnight(
+    tmp_path: Path,
+) -> None:
+    start = datetime(2026, 3, 1, 23, 59, 0).astimezone()
+    clock = SimClock(start)
+    root = tmp_path / "pi"
+    _sd_card(root, 10_000, uptime=5 * 86400.0)  # booted days ago: midnight's count is unknown
+    svc = tm.DiskService(HostRoot(root), mounts=())
+    assert _written_today(svc, clock) == (0, clock.time())  # counted from the daemon's start
+    clock.advance(30)
+    _sd_card(root, 10_200, uptime=5 * 86400.0 + 30)
+    assert _written_today(svc, clock) == (200 * 512, start.timestamp())
+    clock.advance(60)  # 00:00:30: a new day, counted from the last sample before midnight
+    _sd_card(root, 10_300, uptime=5 * 86400.0 + 90)
+    midnight = tm.local_midnight(clock.time())
+    assert midnight == datetime(2026, 3, 2).astimezone().timestamp()
+    assert _written_today(svc, clock) == (100 * 512, midnight)
+    # A counter that goes backwards (the card re-appeared) starts the count again.
+    clock.advance(30)
+    _sd_card(root, 50, uptime=5 * 86400.0 + 120)
+    assert _written_today(svc, clock) == (0, clock.time())
 
 
 def test_no_sd_card_on_a_pc(ctx: Context, message_log: MessageLog) -> None:
@@ -501,6 +605,104 @@ def test_process_usage(clock: SimClock, ctx: Context, message_log: MessageLog) -
     assert second.cpu_percent == 10.0
     assert second.pid == os.getpid()
     assert second.rss > 1024 * 1024 and second.threads >= 1
+
+
+# -- what is using the host -------------------------------------------------------------------
+
+
+class FakeProcesses:
+    """A process table the test edits: pid -> (name, CPU seconds, rss, start time)."""
+
+    def __init__(self) -> None:
+        self.table: dict[int, tuple[str, float, int, float]] = {}
+        self.reads = 0
+
+    def __call__(self) -> list[tm.ProcessSample]:
+        self.reads += 1
+        return [tm.ProcessSample(pid, *row) for pid, row in self.table.items()]
+
+
+def test_top_processes_by_cpu_and_by_memory(
+    clock: SimClock, ctx: Context, message_log: MessageLog
+) -> None:
+    procs = FakeProcesses()
+    procs.table = {
+        1: ("systemd", 5.0, 12 << 20, 1.0),
+        400: ("chromium", 100.0, 300 << 20, 50.0),
+        401: ("python3", 20.0, 40 << 20, 60.0),
+        402: ("kworker/0:1", 1.0, 0, 2.0),
+    }
+    svc = tm.TopProcessesService(interval=5.0, top=3, source=procs, watched=lambda _ctx: True)
+    svc.start(ctx)
+    svc.tick(ctx)
+    clock.advance(2.0)
+    procs.table[400] = ("chromium", 101.0, 310 << 20, 50.0)  # half a core
+    procs.table[401] = ("python3", 23.0, 40 << 20, 60.0)  # one and a half cores
+    procs.table[402] = ("kworker/0:1", 1.0, 0, 2.0)
+    procs.table[1] = ("systemd", 5.0, 12 << 20, 1.0)
+    procs.table[500] = ("bash", 0.5, 4 << 20, 80.0)  # new: no rate yet
+    svc.tick(ctx)
+    first, second = message_log.of_type(m.TopProcessesUpdated)
+    assert first.by_cpu == () and first.count == 4
+    assert [p.name for p in first.by_memory] == ["chromium", "python3", "systemd"]
+    assert second.by_cpu == (
+        m.TopProcess(401, "python3", 150.0, 40 << 20),
+        m.TopProcess(400, "chromium", 50.0, 310 << 20),
+        m.TopProcess(1, "systemd", 0.0, 12 << 20),
+    )
+    assert second.count == 5 and second.by_memory[0] == m.TopProcess(
+        400, "chromium", 50.0, 310 << 20
+    )
+    assert first.severity == m.Severity.DEBUG  # for the screen; history records info and up
+
+
+def test_top_processes_a_reused_pid_is_a_new_process(
+    clock: SimClock, ctx: Context, message_log: MessageLog
+) -> None:
+    procs = FakeProcesses()
+    procs.table = {7: ("old", 50.0, 1 << 20, 10.0)}
+    svc = tm.TopProcessesService(source=procs, watched=lambda _ctx: True)
+    svc.tick(ctx)
+    clock.advance(5.0)
+    procs.table = {7: ("new", 1.0, 1 << 20, 99.0)}  # same pid, started later
+    svc.tick(ctx)
+    assert message_log.of_type(m.TopProcessesUpdated)[-1].by_cpu == ()
+
+
+def test_top_processes_only_while_a_dashboard_is_open(
+    clock: SimClock, runtime: Runtime, message_log: MessageLog
+) -> None:
+    """Under the supervisor in simulated time: nothing is read while web.clients is 0 (or
+    absent); while a dashboard is connected one list every interval, the CPU column from
+    the second; when it goes, the reading stops and the baseline with it."""
+    procs = FakeProcesses()
+    procs.table = {1: ("init", 1.0, 1 << 20, 1.0)}
+    svc = tm.TopProcessesService(interval=5.0, source=procs)
+    runtime.register_service(svc)
+    runtime.boot()
+    clock.settle()
+    clock.advance(30.0)
+    runtime.state.set(WEB_CLIENTS, 0)
+    clock.advance(30.0)
+    assert procs.reads == 0 and message_log.of_type(m.TopProcessesUpdated) == []
+    runtime.state.set(WEB_CLIENTS, 1)
+    clock.advance(10.0)
+    lists = message_log.of_type(m.TopProcessesUpdated)
+    assert procs.reads == 2 and len(lists) == 2
+    assert lists[0].by_cpu == () and lists[1].by_cpu[0].cpu_percent == 0.0
+    runtime.state.set(WEB_CLIENTS, 0)
+    clock.advance(30.0)
+    assert procs.reads == 2
+    runtime.state.set(WEB_CLIENTS, 2)
+    clock.advance(5.0)
+    assert message_log.of_type(m.TopProcessesUpdated)[-1].by_cpu == ()  # a new baseline
+
+
+def test_psutil_processes_of_the_real_host() -> None:
+    procs = {p.pid: p for p in tm.psutil_processes()}
+    me = procs[os.getpid()]
+    assert me.rss > 1 << 20 and me.cpu_seconds > 0 and me.started > 0
+    assert "python" in me.name
 
 
 # -- all services with no files at all ----------------------------------------------------

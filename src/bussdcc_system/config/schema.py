@@ -120,6 +120,14 @@ class SamplingConfig:
             seconds(ge=0.1), "uptime and boot time (each reading is a history record)"
         ),
     )
+    processes: float = field(
+        default=5.0,
+        metadata=setting(
+            seconds(ge=1.0),
+            "top processes by CPU and memory, only while a dashboard is open (a scan of"
+            " every process: at least 1)",
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from flask_socketio import SocketIO
 
 from bussdcc import Message, StateStore
 from bussdcc_system import __version__
+from bussdcc_system.state import WEB_CLIENTS
 from bussdcc_system.web.api import api
 from bussdcc_system.web.assets import Assets
 from bussdcc_system.web.bridge import Bridge
@@ -193,11 +195,18 @@ def _gzip(resp: Response) -> Response:
 
 
 def _register_socketio(socketio: SocketIO, web: Web) -> None:
+    watchers = threading.Lock()  # one count written at a time, the latest last
+
     def on_hello(*_args: Any) -> dict[str, Any]:
-        return web.bridge.hello(request.sid)  # type: ignore[attr-defined]
+        with watchers:
+            resp = web.bridge.hello(request.sid)  # type: ignore[attr-defined]
+            web.state.set(WEB_CLIENTS, web.bridge.stats().clients)
+        return resp
 
     def on_disconnect(*_args: Any) -> None:
-        web.bridge.disconnect(request.sid)  # type: ignore[attr-defined]
+        with watchers:
+            web.bridge.disconnect(request.sid)  # type: ignore[attr-defined]
+            web.state.set(WEB_CLIENTS, web.bridge.stats().clients)
 
     socketio.on_event("hello", on_hello)
     socketio.on_event("disconnect", on_disconnect)

@@ -134,6 +134,6 @@ def test_every_interval_declares_a_floor_of_at_least_a_tenth_of_a_second() -> No
         for s in device_type.settings:
             if s.name == "interval":
                 intervals[f"{device_type.kind}.interval"] = s.check
-    assert len(intervals) == 7 + 2 + 2 + 2  # sampling, history, devices, mqtt/notifications
+    assert len(intervals) == 8 + 2 + 2 + 2  # sampling, history, devices, mqtt/notifications
     floors = {key: getattr(check, "ge", None) for key, check in intervals.items()}
     assert all(floor is not None and floor >= 0.1 for floor in floors.values()), floors

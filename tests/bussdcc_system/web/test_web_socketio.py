@@ -142,3 +142,18 @@ def test_patch_format_is_compact_json(rig: WebRig, client: Client) -> None:
     with client.lock:
         patch = next(p for p in client.patches if "load.text" in p["c"])
     assert len(json.dumps(patch, separators=(",", ":"), ensure_ascii=False)) < 200
+
+
+def test_connected_dashboards_are_counted_in_the_state(rig: WebRig) -> None:
+    """``web.clients``: what tells the process-list sampler that someone is watching."""
+    from bussdcc_system.state import WEB_CLIENTS
+
+    assert rig.rt.state.get(WEB_CLIENTS) is None  # nobody has connected yet
+    clients = [Client(rig.url), Client(rig.url)]
+    try:
+        assert rig.rt.state.get(WEB_CLIENTS) == 2
+        clients[0].close()
+        wait_for(lambda: rig.rt.state.get(WEB_CLIENTS) == 1, what="one dashboard gone")
+    finally:
+        close_all(clients[1:])
+    wait_for(lambda: rig.rt.state.get(WEB_CLIENTS) == 0, what="every dashboard gone")
