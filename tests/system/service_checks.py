@@ -5,6 +5,7 @@ artifacts/system-timings.json)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -23,7 +24,7 @@ CONFIG = "/etc/bussdcc-system/config.yaml"
 STATE_DIR = "/var/lib/bussdcc-system"
 HISTORY_DIR = f"{STATE_DIR}/history"
 HEALTHZ = f"http://127.0.0.1:{DASHBOARD_PORT}/healthz"
-EX_CONFIG = 78
+EX_CONFIG = os.EX_CONFIG
 MAX_EXPOSURE = 2.0
 
 # A valid edit the daemon applies live: a disk threshold of 1 % turns health to "warning"

@@ -19,8 +19,6 @@ This package re-exports the public names; ``docs`` is a developer tool and is no
 imported here.
 """
 
-from os import EX_CONFIG  # re-exported for callers that import it from here
-
 from bussdcc_system.config.check import check_config_main, describe_config
 from bussdcc_system.config.diff import ConfigDiff, diff_configs
 from bussdcc_system.config.issues import ConfigError, ConfigIssue
@@ -57,7 +55,6 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DEVICE_KINDS",
     "DEVICE_OPTIONS",
-    "EX_CONFIG",
     "SEVERITIES",
     "Config",
     "ConfigDiff",
