@@ -16,6 +16,12 @@ SHIPPED = REPO / "etc" / "bussdcc-system" / "config.yaml"
 DOCS = REPO / "docs" / "configuration.md"
 SOURCE = "/etc/bussdcc-system/config.yaml"
 
+EXPANDS = (
+    "aliases and merge keys expand to more than 2,000 keys, values and list items"
+    " (a full configuration has about a hundred); write the values out instead"
+)
+"""What check-config says about a file whose aliases or merge keys expand too far."""
+
 
 def parse(text: str) -> Config:
     return parse_config(textwrap.dedent(text), SOURCE)

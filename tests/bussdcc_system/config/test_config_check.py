@@ -15,6 +15,7 @@ import pytest
 
 from bussdcc_system.config import default_config, describe_config, parse_config
 from tests.bussdcc_system.config.config_helpers import (
+    EXPANDS,
     FULL,
     SHIPPED,
     SOURCE,
@@ -25,10 +26,6 @@ from tests.bussdcc_system.config.config_helpers import (
     unknown_keys,
 )
 
-EXPANDS = (
-    "aliases and merge keys expand to more than 2,000 keys, values and list items"
-    " (a full configuration has about a hundred); write the values out instead"
-)
 TOO_MANY = "more than 2,000 keys, values and list items (a full configuration has about a hundred)"
 
 DEFAULT = Path("/etc/bussdcc-system/config.yaml")

@@ -7,6 +7,7 @@ import pytest
 
 from bussdcc_system.config import StatusLedOptions
 from tests.bussdcc_system.config.config_helpers import (
+    EXPANDS,
     errors,
     merge_chain,
     nested_aliases_in_lists,
@@ -15,10 +16,6 @@ from tests.bussdcc_system.config.config_helpers import (
     unknown_keys,
 )
 
-EXPANDS = (
-    "aliases and merge keys expand to more than 2,000 keys, values and list items"
-    " (a full configuration has about a hundred); write the values out instead"
-)
 NESTED = "nested more than 32 levels deep (a configuration needs 4)"
 MAX_DEPTH, MAX_VALUES = 32, 2_000  # as the messages say (test_config_limits checks them)
 
