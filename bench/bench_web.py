@@ -10,10 +10,14 @@
    processes); events are spaced 20 ms apart so each is measured alone.
 2. Bytes per second pushed to one headless Chromium (WebSocket frames as the browser
    received them, pings included) while the runtime emits a realistic telemetry mix
-   at about 12 events per second (the reference app pushes ~4 KB/s at that rate).
-3. Page weight: bytes transferred for a cold load of the dashboard (every request).
+   at about 12 events per second (the reference app pushes ~4 KB/s at that rate);
+   then the same with what a Pi adds while a dashboard is open (the process list
+   every 5 s, the SD card every 30 s).
+3. Page weight: bytes transferred for a cold load of the kiosk and of the dashboard
+   (every request, history and Socket.IO included).
 4. Time to first complete render (first contentful paint: every value is rendered on
-   the server) and time until live (Socket.IO connected, full view applied).
+   the server) and time until live (Socket.IO connected, full view applied), median
+   and maximum of several cold loads.
 
 Prints figures; asserts nothing (targets: p99 <= 5 ms with 1 client, <= 15 ms with 20).
 """
@@ -252,15 +256,59 @@ def bench_latency(clients: int, events: int, transport: str, procs: int = 1) -> 
 # -- 2-4. the browser -----------------------------------------------------------------------
 
 
-def bench_browser(seconds: float, rate: float) -> dict[str, Any]:
+class PiExtras:
+    """What a Pi daemon adds to ``Telemetry`` while a dashboard is open: the process
+    list every 5 s (its CPU figures move every time) and the SD card every 30 s."""
 
+    def __init__(self, seed: int = 2) -> None:
+        self.rng = random.Random(seed)
+        self.written = 3 * GiB
+
+    def top(self) -> Message:
+        def proc(pid: int, name: str, cpu: float, rss: int) -> m.TopProcess:
+            return m.TopProcess(pid, name, round(self.rng.uniform(0.5, 1.5) * cpu, 1), rss)
+
+        by_cpu = (
+            proc(812, "chromium", 20.0, 412 << 20),
+            proc(790, "cage", 4.0, 38 << 20),
+            proc(604, "python3", 1.2, 41 << 20),
+            proc(15, "kworker/u8:2-events_unbound", 0.6, 0),
+            proc(1, "systemd", 0.1, 12 << 20),
+        )
+        return m.TopProcessesUpdated(143, by_cpu, tuple(sorted(by_cpu, key=lambda p: -p.rss)))
+
+    def disk_io(self) -> Message:
+        rate = self.rng.uniform(4000, 60000)
+        self.written += int(rate * 30)
+        return m.DiskIoUpdated(
+            "mmcblk0", 2 * GiB, self.written, 4096.0, round(rate, 1), self.written // 4, 0.0
+        )
+
+
+def _load(page: Any, url: str) -> dict[str, float]:
+    """One cold load: first contentful paint, DOMContentLoaded, load and live (Socket.IO
+    connected, full view applied), in ms from the navigation's start."""
+    t0 = time.monotonic()
+    page.goto(url, wait_until="load")
+    page.wait_for_selector('#conn[data-state="live"]', timeout=10000)
+    live_ms = (time.monotonic() - t0) * 1000
+    timing: dict[str, float] = page.evaluate("""() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+        return {fcp: fcp ? fcp.startTime : null, dcl: nav.domContentLoadedEventEnd,
+                load: nav.loadEventEnd};
+    }""")
+    return {**timing, "live": live_ms}
+
+
+def bench_browser(seconds: float, rate: float, loads: int = 5) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "tests" / "bussdcc_system" / "web"))
     from web_helpers import write_history
 
     history = tempfile.mkdtemp(prefix="bench-history-")
     write_history(Path(history), time.time() - 3600, 360)  # an hour, as a Pi would have
     rt, web = start_runtime(history)
-    gen = Telemetry()
+    gen, extras = Telemetry(), PiExtras()
     for _ in range(12):
         rt.emit(gen.next())
     rt.emit(
@@ -276,7 +324,10 @@ def bench_browser(seconds: float, rate: float) -> dict[str, Any]:
     )
     rt.emit(m.DiskUsageUpdated("/", 29 * GiB, int(7.3 * GiB), int(20.3 * GiB), 26.4))
     rt.emit(m.UptimeUpdated(4 * 86400.0, time.time() - 4 * 86400))
+    rt.emit(extras.top())
+    rt.emit(extras.disk_io())
     out: dict[str, Any] = {}
+    assert web.url is not None
     try:
         with chromium_context() as ctx:
             page = ctx.new_page()
@@ -300,43 +351,50 @@ def bench_browser(seconds: float, rate: float) -> dict[str, Any]:
                     (time.monotonic(), len(e["response"]["payloadData"].encode()))
                 ),
             )
-            t0 = time.monotonic()
-            assert web.url is not None
-            page.goto(web.url + "/", wait_until="load")
-            page.wait_for_selector('#conn[data-state="live"]', timeout=10000)
-            live_ms = (time.monotonic() - t0) * 1000
-            timing = page.evaluate("""() => {
-                const nav = performance.getEntriesByType('navigation')[0];
-                const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-                return {fcp: fcp ? fcp.startTime : null, dcl: nav.domContentLoadedEventEnd,
-                        load: nav.loadEventEnd};
-            }""")
-            page.wait_for_timeout(1500)  # history requests of the charts finish
-            weight: dict[str, int] = {}
-            for k, v in sizes.items():
-                url = urls.get(k, k).replace(web.url, "")
-                url = url.split("&range")[0].split("?v=")[0].split("?EIO")[0]
-                weight[url] = weight.get(url, 0) + v
-            out["page_weight_total"] = sum(weight.values())
-            out["page_weight"] = weight
-            out["fcp_ms"] = timing["fcp"]
-            out["dom_content_loaded_ms"] = timing["dcl"]
-            out["load_ms"] = timing["load"]
-            out["live_ms"] = live_ms
-            # Bytes per second at ~rate events/s.
-            frames.clear()
-            start = time.monotonic()
-            n = 0
-            while time.monotonic() - start < seconds:
-                rt.emit(gen.next())
-                n += 1
-                time.sleep(max(0.0, start + n / rate - time.monotonic()))
-            elapsed = time.monotonic() - start
-            page.wait_for_timeout(300)
-            total = sum(size for t, size in frames if t >= start)
-            out["events_per_s"] = n / elapsed
-            out["push_bytes_per_s"] = total / elapsed
-            out["ws_frames_per_s"] = len([f for f in frames if f[0] >= start]) / elapsed
+            for name, path in (("kiosk", "/kiosk"), ("dashboard", "/")):
+                sizes.clear()
+                urls.clear()
+                timings = [_load(page, web.url + path) for _ in range(loads)]
+                page.wait_for_timeout(1500)  # history requests of the charts finish
+                weight: dict[str, int] = {}
+                for k, v in sizes.items():
+                    url = urls.get(k, k).replace(web.url, "")
+                    url = url.split("&range")[0].split("?v=")[0].split("?EIO")[0]
+                    weight[url] = weight.get(url, 0) + v
+                out[name] = {
+                    "weight_total": sum(weight.values()) // loads,
+                    "weight": {url: size // loads for url, size in weight.items()},
+                    **{
+                        key: (
+                            statistics.median(t[key] for t in timings),
+                            max(t[key] for t in timings),
+                        )
+                        for key in ("fcp", "dcl", "load", "live")
+                    },
+                }
+            # Bytes per second at ~rate events/s: the reference mix alone, then with what a
+            # Pi adds while the dashboard is open (process list, SD card).
+            for mix in ("reference", "pi"):
+                page.wait_for_timeout(500)
+                frames.clear()
+                start = time.monotonic()
+                n = 0
+                while time.monotonic() - start < seconds:
+                    rt.emit(gen.next())
+                    n += 1
+                    if mix == "pi" and n % round(5 * rate) == 0:
+                        rt.emit(extras.top())
+                    if mix == "pi" and n % round(30 * rate) == 0:
+                        rt.emit(extras.disk_io())
+                    time.sleep(max(0.0, start + n / rate - time.monotonic()))
+                elapsed = time.monotonic() - start
+                page.wait_for_timeout(300)
+                got = [f for f in frames if f[0] >= start]
+                out[mix] = {
+                    "events_per_s": n / elapsed,
+                    "push_bytes_per_s": sum(size for _, size in got) / elapsed,
+                    "ws_frames_per_s": len(got) / elapsed,
+                }
             out["transport"] = page.evaluate("window.__dash.socket.io.engine.transport.name")
     finally:
         shutil.rmtree(history, ignore_errors=True)
@@ -350,6 +408,7 @@ def main() -> int:
     ap.add_argument("--transport", default="websocket", choices=["websocket", "polling"])
     ap.add_argument("--seconds", type=float, default=20.0, help="bytes/s measuring time")
     ap.add_argument("--rate", type=float, default=12.0, help="events per second")
+    ap.add_argument("--loads", type=int, default=5, help="cold page loads timed")
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--receivers", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -371,19 +430,24 @@ def main() -> int:
     if not os.path.exists(CHROMIUM):
         print(f"browser figures skipped: no Chromium at {CHROMIUM}")
         return 0
-    b = bench_browser(args.seconds, args.rate)
-    print(
-        f"push to one browser ({b['transport']}): {b['push_bytes_per_s']:.0f} B/s at "
-        f"{b['events_per_s']:.1f} events/s ({b['ws_frames_per_s']:.1f} frames/s)"
-    )
-    print(f"page weight (cold load, all requests): {b['page_weight_total']} bytes")
-    for url, size in sorted(b["page_weight"].items(), key=lambda kv: -kv[1]):
-        print(f"    {size:7d}  {url}")
-    print(
-        f"first contentful paint (complete values): {b['fcp_ms']:.0f} ms; "
-        f"DOMContentLoaded {b['dom_content_loaded_ms']:.0f} ms; load {b['load_ms']:.0f} ms; "
-        f"live {b['live_ms']:.0f} ms"
-    )
+    b = bench_browser(args.seconds, args.rate, args.loads)
+    for mix, what in (("reference", "the reference mix"), ("pi", "with the process list")):
+        r = b[mix]
+        print(
+            f"push to one browser ({b['transport']}, {what}): {r['push_bytes_per_s']:.0f} B/s at "
+            f"{r['events_per_s']:.1f} events/s ({r['ws_frames_per_s']:.1f} frames/s)"
+        )
+    for name in ("kiosk", "dashboard"):
+        p = b[name]
+        print(f"{name} page weight (cold load, all requests): {p['weight_total']} bytes")
+        for url, size in sorted(p["weight"].items(), key=lambda kv: -kv[1]):
+            print(f"    {size:7d}  {url}")
+        print(
+            f"{name}, {args.loads} cold loads, median (max): first contentful paint (complete"
+            f" values) {p['fcp'][0]:.0f} ({p['fcp'][1]:.0f}) ms; DOMContentLoaded"
+            f" {p['dcl'][0]:.0f} ({p['dcl'][1]:.0f}) ms; load {p['load'][0]:.0f}"
+            f" ({p['load'][1]:.0f}) ms; live {p['live'][0]:.0f} ({p['live'][1]:.0f}) ms"
+        )
     return 0
 
 

@@ -22,6 +22,8 @@ DASH: Final = "\u2013"
 
 CLOCK: Final = "%H:%M:%S"
 """A time of day, for the recent-events list."""
+HOUR_MINUTE: Final = "%H:%M"
+"""A time of day to the minute (the end of an episode that started the same day)."""
 MINUTE: Final = "%Y-%m-%d %H:%M"
 """A date and a time to the minute ("booted 2026-03-01 10:00")."""
 WEEKDAY_MINUTE: Final = "%a %d %b %H:%M"
@@ -40,7 +42,14 @@ def size(n: float | None) -> str:
     n = max(0, int(n))
     if n < 1024:
         return f"{n} B"
-    return str(humanize.naturalsize(n, binary=True, format="%.1f"))
+    text = str(humanize.naturalsize(n, binary=True, format="%.1f"))
+    number, _, unit = text.partition(" ")
+    if number == "1024.0" and unit in _BINARY[:-1]:  # humanize < 4.10 does not step up
+        return f"1.0 {_BINARY[_BINARY.index(unit) + 1]}"
+    return text
+
+
+_BINARY: Final = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 
 
 def rate(n: float | None) -> str:
@@ -56,6 +65,17 @@ def percent(x: float | None, digits: int = 1) -> str:
 def celsius(x: float | None) -> str:
     """A temperature ("51.2 °C")."""
     return DASH if x is None else f"{x:.1f} °C"
+
+
+def frequency(hertz: float | None) -> str:
+    """A clock frequency ("1.5 GHz", "600 MHz"), to the nearest MHz below 1 GHz."""
+    if hertz is None:
+        return DASH
+    if hertz >= 1e9:
+        return f"{hertz / 1e9:.1f} GHz"
+    if hertz >= 1e6:
+        return f"{hertz / 1e6:.0f} MHz"
+    return f"{hertz / 1e3:.0f} kHz"
 
 
 # -- durations -------------------------------------------------------------------------
@@ -108,20 +128,31 @@ def utc_time(epoch: float | None, spec: str = SECOND) -> str:
 
 def local_time(when: float | datetime, spec: str) -> str:
     """POSIX seconds or an aware datetime as this host's local time, ``spec`` being one
-    of ``CLOCK``, ``MINUTE``, ``WEEKDAY_MINUTE``, ``SECOND``."""
+    of ``CLOCK``, ``HOUR_MINUTE``, ``MINUTE``, ``WEEKDAY_MINUTE``, ``SECOND``. Always
+    24-hour, with English day and month names (Python keeps the C locale for them), the
+    style the dashboard's chart axes use too."""
     dt = when if isinstance(when, datetime) else datetime.fromtimestamp(when, UTC)
     return dt.astimezone().strftime(spec)
+
+
+def utc_offset(epoch: float) -> int:
+    """Seconds east of UTC of this host's local time at ``epoch``: what a browser in
+    another time zone needs to label chart axes in the host's time, as the rest is."""
+    offset = datetime.fromtimestamp(epoch, UTC).astimezone().utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
 
 
 __all__ = [
     "CLOCK",
     "DASH",
+    "HOUR_MINUTE",
     "MINUTE",
     "SECOND",
     "WEEKDAY_MINUTE",
     "celsius",
     "duration",
     "exact_duration",
+    "frequency",
     "iso_time",
     "local_time",
     "percent",
@@ -129,5 +160,6 @@ __all__ = [
     "record_datetime",
     "record_time",
     "size",
+    "utc_offset",
     "utc_time",
 ]

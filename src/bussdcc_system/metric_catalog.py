@@ -130,6 +130,11 @@ def count(x: Any) -> float | None:
     return float(len(x)) if isinstance(x, list | tuple) else 0.0
 
 
+def megahertz(x: Any) -> float | None:
+    """MHz in the state, hertz for Prometheus (base units)."""
+    return float(x) * 1e6 if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
 # -- how the dashboard shows a value ---------------------------------------------------
 
 Show = Callable[[float | None], str]
@@ -162,6 +167,8 @@ def _hex(x: float | None) -> str:
 UNITS: Final[dict[str, Show]] = {
     "percent": formatting.percent,
     "bytes": formatting.size,
+    "bytes_per_second": formatting.rate,
+    "hertz": formatting.frequency,
     "celsius": formatting.celsius,
     "seconds": _seconds,
     "timestamp": _timestamp,
@@ -181,8 +188,9 @@ class Metric:
     """The name after ``PREFIX`` (a counter's samples add ``_total``)."""
     type: MetricType
     unit: str
-    """A key of ``UNITS``: ``percent``, ``bytes``, ``celsius``, ``seconds``,
-    ``timestamp`` (POSIX seconds) or ``""`` (a count, a load, a flag)."""
+    """A key of ``UNITS``: ``percent``, ``bytes``, ``bytes_per_second``, ``hertz``,
+    ``celsius``, ``seconds``, ``timestamp`` (POSIX seconds) or ``""`` (a count, a load,
+    a flag)."""
     help: str
     source: str
     """Where in the snapshot: a state path (``system.memory``), ``devices`` or ``web``."""
@@ -281,6 +289,21 @@ METRICS: Final[tuple[Metric, ...]] = (
         row_labels=("core",),
     ),
     Metric(
+        name="cpu_frequency_hertz",
+        type="gauge",
+        unit="hertz",
+        help="CPU clock now, and the hardware's lowest and highest.",
+        source="system.cpu",
+        fields={"freq_mhz": "current", "freq_min_mhz": "min", "freq_max_mhz": "max"},
+        label="kind",
+        value=megahertz,
+        shown_as=(("cpu.freq", "current"), ("cpu.freq", "max")),
+        origin=(
+            "`system.cpu`: `freq_mhz` (current), `freq_min_mhz` (min), `freq_max_mhz` (max),"
+            " in MHz there"
+        ),
+    ),
+    Metric(
         name="load_average",
         type="gauge",
         unit="",
@@ -340,6 +363,41 @@ METRICS: Final[tuple[Metric, ...]] = (
         row_labels=("mountpoint",),
         shown_as=(("d.{}.pct", ""),),
         formatter=_whole_percent,
+    ),
+    Metric(
+        name="disk_io_bytes",
+        type="counter",
+        unit="bytes",
+        help="Bytes read from and written to the block device since boot.",
+        source="system.disk_io",
+        fields={"bytes_read": "read", "bytes_written": "write"},
+        label="direction",
+        rows=each,
+        row_labels=("device",),
+        shown_as=(("sd.boot", "write"),),
+    ),
+    Metric(
+        name="disk_io_bytes_per_second",
+        type="gauge",
+        unit="bytes_per_second",
+        help="Bytes per second read from and written to the block device (last sample).",
+        source="system.disk_io",
+        fields={"read_bytes_per_s": "read", "write_bytes_per_s": "write"},
+        label="direction",
+        rows=each,
+        row_labels=("device",),
+        shown_as=(("sd.r", "read"), ("sd.w", "write")),
+    ),
+    Metric(
+        name="disk_written_today_bytes",
+        type="gauge",
+        unit="bytes",
+        help="Bytes written to the block device today, local time (from today_since).",
+        source="system.disk_io",
+        fields={"written_today": ""},
+        rows=each,
+        row_labels=("device",),
+        shown_as=(("sd.today", ""),),
     ),
     Metric(
         name="temperature_celsius",

@@ -20,13 +20,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import psutil
 
 from bussdcc import Service
 from bussdcc_system import messages as m
-from bussdcc_system.host import SECTOR_BYTES, BlockStat, CpuTimes, HostRoot, NetCounters
+from bussdcc_system.host import (
+    SECTOR_BYTES,
+    BlockStat,
+    CpuTimes,
+    HostRoot,
+    NetCounters,
+    ProcStatLine,
+)
 from bussdcc_system.state import WEB_CLIENTS
 
 if TYPE_CHECKING:
@@ -556,41 +563,6 @@ class ProcessUsageService(TelemetryService):
 # -- what is using the host ------------------------------------------------------------
 
 
-class ProcessSample(NamedTuple):
-    """One process as the source reads it: CPU seconds (user + system) since it started,
-    resident bytes, and its start time (a pid reused by a new process is another one)."""
-
-    pid: int
-    name: str
-    cpu_seconds: float
-    rss: int
-    started: float
-
-
-ProcessSource = Callable[[], Iterable[ProcessSample]]
-
-
-def psutil_processes() -> list[ProcessSample]:
-    """Every process of the real host (psutil: it reads ``/proc/<pid>`` with one
-    ``stat`` and one ``statm`` read each; a process we may not read is left out)."""
-    out = []
-    for proc in psutil.process_iter(["pid", "name", "cpu_times", "memory_info", "create_time"]):
-        info = proc.info
-        times, memory = info.get("cpu_times"), info.get("memory_info")
-        if times is None or memory is None:
-            continue
-        out.append(
-            ProcessSample(
-                int(info["pid"]),
-                str(info.get("name") or "?"),
-                float(times.user + times.system),
-                int(memory.rss),
-                float(info.get("create_time") or 0.0),
-            )
-        )
-    return out
-
-
 def dashboard_open(ctx: Context) -> bool:
     """Whether a dashboard is connected now (``web.clients`` in the state)."""
     return bool(ctx.state.get(WEB_CLIENTS))
@@ -599,12 +571,13 @@ def dashboard_open(ctx: Context) -> bool:
 class TopProcessesService(TelemetryService):
     """``system.top_processes.updated``: the ``top`` processes by CPU and by memory, every
     ``interval`` seconds, only while someone watches (``watched(ctx)``, by default a
-    dashboard being connected).
+    dashboard being connected), from ``/proc/<pid>/stat`` through the host root.
 
     Listing every process costs a Pi a few milliseconds, worth it only for a person
     looking at the list: while nobody watches a tick is one state lookup and the
     baseline is dropped, so the first list after a dashboard opens has the memory
-    column and the next one the CPU column too.
+    column and the next one the CPU column too. ``clock_ticks`` and ``page_size`` are
+    the host's (``SC_CLK_TCK``, ``SC_PAGE_SIZE``: 16 KiB pages on a Pi 5's kernel).
     """
 
     default_name = "telemetry.processes"
@@ -615,15 +588,17 @@ class TopProcessesService(TelemetryService):
         *,
         interval: float = 5.0,
         top: int = 5,
-        source: ProcessSource | None = None,
         watched: Callable[[Context], bool] = dashboard_open,
+        clock_ticks: int | None = None,
+        page_size: int | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(host, interval=interval, name=name)
         self.top = top
-        self._source = source or psutil_processes
         self._watched = watched
-        self._prev: tuple[dict[tuple[int, float], float], float] | None = None
+        self._ticks = clock_ticks or os.sysconf("SC_CLK_TCK")
+        self._page = page_size or os.sysconf("SC_PAGE_SIZE")
+        self._prev: tuple[dict[tuple[int, int], int], float] | None = None
 
     def start(self, ctx: Context) -> None:
         self._prev = None
@@ -632,30 +607,36 @@ class TopProcessesService(TelemetryService):
         if not self._watched(ctx):
             self._prev = None
             return
-        ctx.emit(self.sample(self._source(), ctx.clock.monotonic()))
+        ctx.emit(self.sample(self.host.processes(), ctx.clock.monotonic()))
 
-    def sample(self, processes: Iterable[ProcessSample], now: float) -> m.TopProcessesUpdated:
+    def sample(self, processes: Iterable[ProcStatLine], now: float) -> m.TopProcessesUpdated:
         """The top lists, CPU percent (of one core) from the previous sample."""
         prev, dt = self._prev, 0.0
         if prev is not None:
             dt = now - prev[1]
-        seen: dict[tuple[int, float], float] = {}
-        rows = []
+        seen: dict[tuple[int, int], int] = {}
+        rows: list[tuple[ProcStatLine, float | None]] = []
         for proc in processes:
-            key = (proc.pid, proc.started)
-            seen[key] = proc.cpu_seconds
-            cpu = None
+            key = (proc.pid, proc.start_ticks)
+            seen[key] = proc.cpu_ticks
             old = prev[0].get(key) if prev is not None else None
-            if old is not None and dt > 0 and proc.cpu_seconds >= old:
-                cpu = round(100.0 * (proc.cpu_seconds - old) / dt, 1)
-            rows.append(m.TopProcess(proc.pid, proc.name, cpu, proc.rss))
+            cpu = None
+            if old is not None and dt > 0 and proc.cpu_ticks >= old:
+                cpu = round(100.0 * (proc.cpu_ticks - old) / self._ticks / dt, 1)
+            rows.append((proc, cpu))
         self._prev = (seen, now)
-        rated = [row for row in rows if row.cpu_percent is not None]
-        rated.sort(key=lambda row: (-(row.cpu_percent or 0.0), -row.rss, row.pid))
-        rows.sort(key=lambda row: (-row.rss, row.pid))
+        rated = [row for row in rows if row[1] is not None]
+        rated.sort(key=lambda row: (-(row[1] or 0.0), -row[0].rss_pages, row[0].pid))
+        rows.sort(key=lambda row: (-row[0].rss_pages, row[0].pid))
         return m.TopProcessesUpdated(
-            count=len(seen), by_cpu=tuple(rated[: self.top]), by_memory=tuple(rows[: self.top])
+            count=len(seen),
+            by_cpu=tuple(self._row(*row) for row in rated[: self.top]),
+            by_memory=tuple(self._row(*row) for row in rows[: self.top]),
         )
+
+    def _row(self, proc: ProcStatLine, cpu: float | None) -> m.TopProcess:
+        name = self.host.command_name(proc.pid, proc.comm)
+        return m.TopProcess(proc.pid, name, cpu, proc.rss_pages * self._page)
 
 
 __all__ = [
@@ -665,8 +646,6 @@ __all__ = [
     "LoadService",
     "MemoryService",
     "NetworkService",
-    "ProcessSample",
-    "ProcessSource",
     "ProcessUsageService",
     "TelemetryService",
     "TopProcessesService",
@@ -676,5 +655,4 @@ __all__ = [
     "local_midnight",
     "memory_usage",
     "psutil_addresses",
-    "psutil_processes",
 ]

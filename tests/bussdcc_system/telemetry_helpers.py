@@ -25,9 +25,10 @@ def cpu_usage(
     *,
     per_core: tuple[float | None, ...] | None = None,
     iowait: float | None = 0.0,
+    mhz: float | None = None,
 ) -> m.CpuUsageUpdated:
     """A CPU sample ``percent`` busy (user = busy - 2.5, system 2.5), one core unless
-    ``per_core`` says otherwise."""
+    ``per_core`` says otherwise; with ``mhz``, clocked at that in a Pi 4's 600-1800 MHz."""
     cores = (percent,) if per_core is None else per_core
     return m.CpuUsageUpdated(
         percent=percent,
@@ -41,6 +42,9 @@ def cpu_usage(
         steal=0.0,
         per_core=cores,
         count=len(cores),
+        freq_mhz=mhz,
+        freq_min_mhz=None if mhz is None else 600.0,
+        freq_max_mhz=None if mhz is None else 1800.0,
     )
 
 
@@ -48,16 +52,23 @@ GiB = 1024**3
 
 
 def pi_telemetry(
-    *, cpu: float = 12.5, celsius: float = 51.2, under_voltage: bool = False, rx: float = 2048.0
+    *,
+    cpu: float = 12.5,
+    celsius: float = 51.2,
+    under_voltage: bool = False,
+    rx: float = 2048.0,
+    mhz: float = 1500.0,
+    written: float = 1.5 * GiB,
 ) -> list[Message]:
-    """One round of the messages a Raspberry Pi 4 daemon emits."""
+    """One round of the messages a Raspberry Pi 4 daemon emits (the process list is
+    only sampled while a dashboard is open: ``top_processes``)."""
     flags = {
         **dict.fromkeys(m.THROTTLING_FLAGS, False),
         "under_voltage": under_voltage,
         "under_voltage_occurred": True,
     }
     return [
-        cpu_usage(cpu, per_core=(cpu, cpu / 2, 3.0, 1.0)),
+        cpu_usage(cpu, per_core=(cpu, cpu / 2, 3.0, 1.0), mhz=mhz),
         m.MemoryUsageUpdated(
             total=int(7.6 * GiB),
             available=int(4.4 * GiB),
@@ -86,6 +97,15 @@ def pi_telemetry(
             used=60 * 1024**2,
             free=450 * 1024**2,
             percent=11.8,
+        ),
+        m.DiskIoUpdated(
+            device="mmcblk0",
+            bytes_read=int(2.5 * GiB),
+            bytes_written=int(written),
+            read_bytes_per_s=4096.0,
+            write_bytes_per_s=24576.0,
+            written_today=int(written / 4),
+            today_since=time.time() - 6 * 3600,
         ),
         m.NetworkUsageUpdated(
             interfaces=(
@@ -116,6 +136,22 @@ def pi_telemetry(
     ]
 
 
+def top_processes() -> m.TopProcessesUpdated:
+    """What a Pi 4 with a kiosk open is busy with."""
+    chromium = m.TopProcess(812, "chromium", 23.4, 412 * 1024**2)
+    daemon = m.TopProcess(604, "bussdcc-system", 1.2, 41 * 1024**2)
+    return m.TopProcessesUpdated(
+        count=143,
+        by_cpu=(
+            chromium,
+            m.TopProcess(790, "cage", 4.1, 38 * 1024**2),
+            daemon,
+            m.TopProcess(15, "kworker/u8:2-events_unbound", 0.6, 0),
+        ),
+        by_memory=(chromium, m.TopProcess(845, "chromium", 3.0, 160 * 1024**2), daemon),
+    )
+
+
 def pi_runtime(*, fed: bool = True) -> Runtime:
     """A booted runtime on a SimClock with the state and health processes, fed one round
     of ``pi_telemetry`` unless ``fed=False``. The caller shuts it down."""
@@ -123,6 +159,6 @@ def pi_runtime(*, fed: bool = True) -> Runtime:
     runtime.register_process(StateProcess())
     runtime.register_process(HealthProcess())
     runtime.boot()
-    for msg in pi_telemetry() if fed else ():
+    for msg in [*pi_telemetry(), top_processes()] if fed else ():
         runtime.emit(msg)
     return runtime

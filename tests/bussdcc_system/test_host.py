@@ -12,8 +12,10 @@ from bussdcc_system.host import (
     ROOT_ENV,
     HostRoot,
     NetCounters,
+    ProcStatLine,
     parse_cpu_list,
     parse_os_release,
+    parse_pid_stat,
     parse_proc_stat,
 )
 from tests.bussdcc_system.appliance_helpers import (
@@ -250,6 +252,26 @@ def test_cpu_frequency_policies_in_number_order_and_unreadable_ones(tmp_path: Pa
     assert host.cpu_freq(policies[1], limits=False) == (800000, None, None)
 
 
+def test_processes_from_proc_pid_stat() -> None:
+    host = HostRoot(FIXTURES / "pi4")
+    procs = {p.pid: p for p in host.processes()}
+    assert sorted(procs) == [1, 2, 98, 301, 604, 790, 812, 845, 1102, 1190]
+    assert procs[812] == ProcStatLine(812, "chromium", 281330 + 53211, 2199, 105472)
+    assert procs[98].comm == "kworker/u8:2-events_unbound" and procs[98].rss_pages == 0
+    assert procs[1190].comm == "(sd-pam)"  # parentheses and all
+    # The kernel cuts comm to 15 characters: the program's name completes it.
+    assert host.command_name(301, "systemd-journal") == "systemd-journald"
+    assert host.command_name(812, "chromium") == "chromium"
+    assert host.command_name(98, "kworker/u8:2-events_unbound") == "kworker/u8:2-events_unbound"
+
+
+def test_pid_stat_lines_that_are_not_whole() -> None:
+    assert parse_pid_stat("") is None
+    assert parse_pid_stat("42 (sh) S 1 42") is None
+    assert parse_pid_stat("x (sh) " + "1 " * 30) is None
+    assert parse_pid_stat("7 (a) b) R" + " 5" * 30) == ProcStatLine(7, "a) b", 10, 5, 5)
+
+
 def test_empty_root_has_nothing(tmp_path: Path) -> None:
     host = HostRoot(tmp_path)
     assert host.cpu_stat() is None
@@ -266,6 +288,7 @@ def test_empty_root_has_nothing(tmp_path: Path) -> None:
     assert host.thermal_zones() == []
     assert host.find_hwmon("rpi_volt") is None
     assert host.cpufreq_policies() == []
+    assert host.processes() == []
 
 
 def test_root_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

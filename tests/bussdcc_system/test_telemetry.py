@@ -17,7 +17,7 @@ from bussdcc import Context, Runtime
 from bussdcc.testing import MessageLog, SimClock
 from bussdcc_system import messages as m
 from bussdcc_system import telemetry as tm
-from bussdcc_system.host import HostRoot
+from bussdcc_system.host import HostRoot, ProcStatLine
 from bussdcc_system.state import WEB_CLIENTS
 from tests.bussdcc_system.appliance_helpers import (
     FIXTURES,
@@ -610,99 +610,108 @@ def test_process_usage(clock: SimClock, ctx: Context, message_log: MessageLog) -
 # -- what is using the host -------------------------------------------------------------------
 
 
-class FakeProcesses:
-    """A process table the test edits: pid -> (name, CPU seconds, rss, start time)."""
+def write_pid_stat(root: Path, pid: int, comm: str, ticks: int, start: int, rss: int) -> None:
+    """One /proc/<pid>/stat line as the kernel writes it (utime = ticks, stime 0)."""
+    write_host_file(
+        root,
+        f"/proc/{pid}/stat",
+        f"{pid} ({comm}) S 1 {pid} {pid} 0 -1 4194560 10 0 0 0 {ticks} 0 0 0 20 0 1 0"
+        f" {start} 1000000 {rss} 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 0 0 0\n",
+    )
 
-    def __init__(self) -> None:
-        self.table: dict[int, tuple[str, float, int, float]] = {}
-        self.reads = 0
 
-    def __call__(self) -> list[tm.ProcessSample]:
-        self.reads += 1
-        return [tm.ProcessSample(pid, *row) for pid, row in self.table.items()]
+def top_processes(root: Path, **kw: object) -> tm.TopProcessesService:
+    return tm.TopProcessesService(
+        HostRoot(root),
+        clock_ticks=100,
+        page_size=4096,
+        watched=lambda _ctx: True,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_top_processes_by_cpu_and_by_memory(
-    clock: SimClock, ctx: Context, message_log: MessageLog
+    tmp_path: Path, clock: SimClock, ctx: Context, message_log: MessageLog
 ) -> None:
-    procs = FakeProcesses()
-    procs.table = {
-        1: ("systemd", 5.0, 12 << 20, 1.0),
-        400: ("chromium", 100.0, 300 << 20, 50.0),
-        401: ("python3", 20.0, 40 << 20, 60.0),
-        402: ("kworker/0:1", 1.0, 0, 2.0),
-    }
-    svc = tm.TopProcessesService(interval=5.0, top=3, source=procs, watched=lambda _ctx: True)
+    root = copy_host("pi4", tmp_path)  # a kiosk Pi: cage and chromium, the daemon...
+    svc = top_processes(root, top=3)
     svc.start(ctx)
     svc.tick(ctx)
     clock.advance(2.0)
-    procs.table[400] = ("chromium", 101.0, 310 << 20, 50.0)  # half a core
-    procs.table[401] = ("python3", 23.0, 40 << 20, 60.0)  # one and a half cores
-    procs.table[402] = ("kworker/0:1", 1.0, 0, 2.0)
-    procs.table[1] = ("systemd", 5.0, 12 << 20, 1.0)
-    procs.table[500] = ("bash", 0.5, 4 << 20, 80.0)  # new: no rate yet
+    write_pid_stat(root, 812, "chromium", 281330 + 53211 + 100, 2199, 105472)  # half a core
+    write_pid_stat(root, 604, "bussdcc-system", 6130 + 1222 + 300, 1820, 9728)  # 1.5 cores
+    write_pid_stat(root, 1500, "bash", 10, 9000, 900)  # new: no rate yet
     svc.tick(ctx)
     first, second = message_log.of_type(m.TopProcessesUpdated)
-    assert first.by_cpu == () and first.count == 4
-    assert [p.name for p in first.by_memory] == ["chromium", "python3", "systemd"]
+    assert first.by_cpu == () and first.count == 10
+    assert [p.name for p in first.by_memory] == ["chromium", "chromium", "bussdcc-system"]
+    assert first.by_memory[0] == m.TopProcess(812, "chromium", None, 105472 * 4096)
     assert second.by_cpu == (
-        m.TopProcess(401, "python3", 150.0, 40 << 20),
-        m.TopProcess(400, "chromium", 50.0, 310 << 20),
-        m.TopProcess(1, "systemd", 0.0, 12 << 20),
+        m.TopProcess(604, "bussdcc-system", 150.0, 9728 * 4096),
+        m.TopProcess(812, "chromium", 50.0, 105472 * 4096),
+        m.TopProcess(845, "chromium", 0.0, 40960 * 4096),  # idle: by memory among equals
     )
-    assert second.count == 5 and second.by_memory[0] == m.TopProcess(
-        400, "chromium", 50.0, 310 << 20
-    )
+    assert second.count == 11
     assert first.severity == m.Severity.DEBUG  # for the screen; history records info and up
 
 
-def test_top_processes_a_reused_pid_is_a_new_process(
-    clock: SimClock, ctx: Context, message_log: MessageLog
+def test_top_processes_a_reused_pid_is_a_new_process_and_names_are_whole(
+    tmp_path: Path, clock: SimClock, ctx: Context, message_log: MessageLog
 ) -> None:
-    procs = FakeProcesses()
-    procs.table = {7: ("old", 50.0, 1 << 20, 10.0)}
-    svc = tm.TopProcessesService(source=procs, watched=lambda _ctx: True)
+    root = tmp_path / "host"
+    write_pid_stat(root, 7, "old", 5000, 10, 100)
+    write_pid_stat(root, 8, "systemd-journal", 10, 20, 50)
+    write_host_file(root, "/proc/8/cmdline", "/lib/systemd/systemd-journald\0")
+    svc = top_processes(root)
     svc.tick(ctx)
     clock.advance(5.0)
-    procs.table = {7: ("new", 1.0, 1 << 20, 99.0)}  # same pid, started later
+    write_pid_stat(root, 7, "new", 1, 99, 100)  # the same pid, started later
     svc.tick(ctx)
-    assert message_log.of_type(m.TopProcessesUpdated)[-1].by_cpu == ()
+    last = message_log.of_type(m.TopProcessesUpdated)[-1]
+    assert [(p.pid, p.name, p.cpu_percent) for p in last.by_cpu] == [(8, "systemd-journald", 0.0)]
 
 
 def test_top_processes_only_while_a_dashboard_is_open(
-    clock: SimClock, runtime: Runtime, message_log: MessageLog
+    tmp_path: Path, clock: SimClock, runtime: Runtime, message_log: MessageLog
 ) -> None:
     """Under the supervisor in simulated time: nothing is read while web.clients is 0 (or
     absent); while a dashboard is connected one list every interval, the CPU column from
     the second; when it goes, the reading stops and the baseline with it."""
-    procs = FakeProcesses()
-    procs.table = {1: ("init", 1.0, 1 << 20, 1.0)}
-    svc = tm.TopProcessesService(interval=5.0, source=procs)
+    root = tmp_path / "host"
+    write_pid_stat(root, 1, "init", 100, 1, 256)
+    reads = []
+
+    class CountingHost(HostRoot):
+        def processes(self) -> list[ProcStatLine]:
+            reads.append(1)
+            return super().processes()
+
+    svc = tm.TopProcessesService(CountingHost(root), interval=5.0)
     runtime.register_service(svc)
     runtime.boot()
     clock.settle()
     clock.advance(30.0)
     runtime.state.set(WEB_CLIENTS, 0)
     clock.advance(30.0)
-    assert procs.reads == 0 and message_log.of_type(m.TopProcessesUpdated) == []
+    assert reads == [] and message_log.of_type(m.TopProcessesUpdated) == []
     runtime.state.set(WEB_CLIENTS, 1)
     clock.advance(10.0)
     lists = message_log.of_type(m.TopProcessesUpdated)
-    assert procs.reads == 2 and len(lists) == 2
+    assert len(reads) == 2 and len(lists) == 2
     assert lists[0].by_cpu == () and lists[1].by_cpu[0].cpu_percent == 0.0
     runtime.state.set(WEB_CLIENTS, 0)
     clock.advance(30.0)
-    assert procs.reads == 2
+    assert len(reads) == 2
     runtime.state.set(WEB_CLIENTS, 2)
     clock.advance(5.0)
     assert message_log.of_type(m.TopProcessesUpdated)[-1].by_cpu == ()  # a new baseline
 
 
-def test_psutil_processes_of_the_real_host() -> None:
-    procs = {p.pid: p for p in tm.psutil_processes()}
+def test_the_real_hosts_processes() -> None:
+    procs = {p.pid: p for p in HostRoot("/").processes()}
     me = procs[os.getpid()]
-    assert me.rss > 1 << 20 and me.cpu_seconds > 0 and me.started > 0
-    assert "python" in me.name
+    assert me.rss_pages > 0 and me.cpu_ticks >= 0 and me.start_ticks > 0
+    assert HostRoot("/").command_name(me.pid, me.comm).startswith("python")
 
 
 # -- all services with no files at all ----------------------------------------------------

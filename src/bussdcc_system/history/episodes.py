@@ -9,8 +9,12 @@ to the sample where it was seen clear (``end_reason="cleared"``), or ongoing.
   name: the throttling device only reports changes), ``end_reason="reboot"``.
 - At a boot's first sample, a flag's "occurred since boot" bit without its "now" bit
   means an episode *during boot, before monitoring started*: ``before_monitoring``,
-  from the estimated boot time (``start_known=False``) to that sample. A "now" bit
-  already set at the first sample opens an episode whose start is equally unknown.
+  from the estimated boot time (``start_known=False``) to that sample. Neither bound is
+  a time the condition was seen: all that is known is that it happened at some time in
+  between (the sticky bit says so, not when). A "now" bit already set at the first
+  sample opens an episode whose start is equally unknown; ``observed_from`` is then
+  when monitoring first saw it (the first sample), which is what "seen for N minutes"
+  may honestly count from.
 - Later, an "occurred" bit that rises while the "now" bit stayed clear in both samples
   is an episode shorter than the sampling gap: ``between_samples``, between them.
 
@@ -55,6 +59,9 @@ class Episode:
     between_samples: bool = False
     end_reason: str = "cleared"
     """``cleared``, ``reboot``, ``ongoing``, or ``before_monitoring``."""
+    observed_from: float | None = None
+    """When monitoring first saw it set, for an episode whose start it did not see (set
+    at a boot's first sample); None when ``start`` is that time or nothing was seen."""
 
     @property
     def ongoing(self) -> bool:
@@ -74,6 +81,7 @@ class Episode:
             "before_monitoring": self.before_monitoring,
             "between_samples": self.between_samples,
             "end_reason": self.end_reason,
+            "observed_from": self.observed_from,
         }
 
 
@@ -96,14 +104,15 @@ def episodes_from_records(
     out: list[Episode] = []
     boot: str | None = None
     seen_boot = False
-    opened: dict[str, tuple[float, bool, bool]] = {}  # kind -> (start, known, before)
+    opened: dict[str, tuple[float, bool, bool, float | None]] = {}  # kind -> (start,
+    # known, before, observed from)
     prev: Record | None = None
     prev_flags: dict[str, bool | None] = {}
     last_boot_end: float | None = None
 
     def close_all(end: float | None, reason: str) -> None:
-        for kind, (start, known, before) in opened.items():
-            out.append(Episode(kind, start, end, boot, known, before, False, reason))
+        for kind, (start, known, before, seen) in opened.items():
+            out.append(Episode(kind, start, end, boot, known, before, False, reason, seen))
         opened.clear()
 
     for rec in records:
@@ -124,7 +133,7 @@ def episodes_from_records(
                 kind = flag.field
                 now, occ = flags[kind], flags[flag.occurred_field]
                 if now:
-                    opened[kind] = (est, False, True)
+                    opened[kind] = (est, False, True, rec.time)
                 elif occ:
                     out.append(
                         Episode(kind, est, rec.time, boot, False, True, False, "before_monitoring")
@@ -134,11 +143,11 @@ def episodes_from_records(
                 kind = flag.field
                 now, occ = flags[kind], flags[flag.occurred_field]
                 if now and kind not in opened:
-                    opened[kind] = (rec.time, True, False)
+                    opened[kind] = (rec.time, True, False, None)
                 elif now is False and kind in opened:
-                    start, known, before = opened.pop(kind)
+                    start, known, before, seen = opened.pop(kind)
                     out.append(
-                        Episode(kind, start, rec.time, boot, known, before, False, "cleared")
+                        Episode(kind, start, rec.time, boot, known, before, False, "cleared", seen)
                     )
                 elif (
                     now is False

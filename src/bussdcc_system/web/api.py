@@ -22,9 +22,9 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from bussdcc_system import messages as m
 from bussdcc_system.web.core import Web, current_web
+from bussdcc_system.web.episode_words import episode_words
 from bussdcc_system.web.errors import json_error
 from bussdcc_system.web.request_bodies import json_object_body
-from bussdcc_system.web.view import episode_sentence
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -72,10 +72,13 @@ one element by name: ``interfaces.eth0.rx_bytes_per_s``)."""
 
 CHARTS: Final[tuple[str, ...]] = (
     "system.cpu.usage.updated:percent",
+    "system.cpu.usage.updated:freq_mhz",
     "system.memory.usage.updated:percent",
     "system.temperature.updated:celsius",
     "system.network.usage.updated:rx_bytes_per_s",
     "system.network.usage.updated:tx_bytes_per_s",
+    "system.disk.io.updated:write_bytes_per_s",
+    "system.disk.io.updated:read_bytes_per_s",
     "system.load.updated:load1",
     "system.disk.usage.updated[mount=/]:percent",
     "system.process.usage.updated:cpu_percent",
@@ -225,8 +228,9 @@ def recent_power_episodes(web: Web, *, days: int) -> list[dict[str, Any]]:
 
 
 def power_episodes(web: Web, start: float, end: float) -> list[dict[str, Any]]:
-    """Episodes overlapping ``[start, end)``, newest first, each with ``text``: the
-    sentence the dashboard shows for it."""
+    """Episodes overlapping ``[start, end)``, newest first, each with ``text`` (the
+    sentence the dashboard shows for it) and ``words``: the table's cells (``what``,
+    ``start``, ``end``, ``lasted``) and whether its start was ``observed``."""
     from bussdcc_system.history.episodes import find_episodes
 
     found = find_episodes(_history_dir(web), start, end)
@@ -234,7 +238,19 @@ def power_episodes(web: Web, start: float, end: float) -> list[dict[str, Any]]:
     out = []
     for episode in sorted(found, key=lambda e: e.start, reverse=True):
         record = episode.to_dict()
-        record["text"] = episode_sentence(record, now=now)
+        words = episode_words(record, now=now)
+        record["text"] = None if words is None else words.sentence
+        record["words"] = (
+            None
+            if words is None
+            else {
+                "what": words.what,
+                "start": words.start,
+                "end": words.end,
+                "lasted": words.lasted,
+                "observed": words.observed,
+            }
+        )
         out.append(record)
     return out
 

@@ -15,7 +15,7 @@ from bussdcc_system.web.api import recent_power_episodes
 from bussdcc_system.web.assets import restore_hint
 from bussdcc_system.web.core import Web
 from bussdcc_system.web.errors import json_error
-from bussdcc_system.web.view import layout_lists, power_words
+from bussdcc_system.web.view import layout_lists
 
 
 def register_pages(app: Flask, web: Web) -> None:
@@ -26,13 +26,15 @@ def register_pages(app: Flask, web: Web) -> None:
             ), 503
         view = web.view()
         disks, ifaces = layout_lists(view["layout"])
+        found = [e for e in ([] if kiosk else recent_power_episodes(web, days=7)) if e["words"]]
         return render_template(
             "dashboard.html",
             v=view,
             disks=disks,
             ifaces=ifaces,
             kiosk=kiosk,
-            episodes=power_words(recent_power_episodes(web, days=7), now=web.wall()),
+            episodes=[e["words"] for e in found],
+            timeline=[[e["kind"], e["start"], e["end"], e["words"]["observed"]] for e in found],
             asset=web.assets.url,
             build=web.build_id,
         )

@@ -71,6 +71,8 @@ def test_episodes_across_a_reboot(tmp_path: Path) -> None:
         Episode("freq_capped", b0 + 80, None, "boot-b", end_reason="ongoing"),
     ]
     assert eps[-1].ongoing and eps[-1].to_dict()["ongoing"] is True
+    # Known only from the sticky bits: neither bound was seen, so nothing was observed.
+    assert all(e.observed_from is None for e in eps)
 
 
 def test_window_keeps_episodes_that_overlap_it(tmp_path: Path) -> None:
@@ -93,7 +95,22 @@ def test_already_under_voltage_when_monitoring_starts(tmp_path: Path) -> None:
     with rig(tmp_path, clock=a, boot_id="boot-a") as r:
         _steps(r, a, [(0, throttling(0x10001)), (30, throttling(0x10000))], until=40)
     (ep,) = find_episodes(tmp_path)
-    assert ep == Episode("under_voltage", T - 50, T + 30, "boot-a", False, True, False, "cleared")
+    # The start is the estimated boot (not seen); monitoring saw it from its first sample.
+    assert ep == Episode(
+        "under_voltage", T - 50, T + 30, "boot-a", False, True, False, "cleared", observed_from=T
+    )
+    assert ep.to_dict()["observed_from"] == T
+
+
+def test_still_under_voltage_at_monitoring_start_and_ongoing(tmp_path: Path) -> None:
+    """The issue's "started at boot ... still going on (18 minutes so far)": the start is
+    unknown, and what may be counted is from when monitoring first saw it."""
+    a = SimClock(T0, monotonic_start=18 * 60.0)
+    with rig(tmp_path, clock=a, boot_id="boot-a") as r:
+        _steps(r, a, [(0, throttling(0x10001))], until=120)
+    (ep,) = find_episodes(tmp_path)
+    assert (ep.start, ep.start_known, ep.observed_from, ep.end) == (T - 18 * 60, False, T, None)
+    assert ep.before_monitoring and ep.end_reason == "ongoing"
 
 
 def test_hwmon_source_without_occurred_bits(tmp_path: Path) -> None:

@@ -154,8 +154,15 @@ def test_power_episodes_from_history(client: FlaskClient) -> None:
     assert episode["kind"] == "under_voltage"
     assert episode["end"] - episode["start"] == pytest.approx(300, abs=1)
     assert episode["text"].endswith(": under-voltage for 5 minutes")
+    words = episode["words"]
+    assert (words["what"], words["lasted"], words["observed"]) == (
+        "under-voltage",
+        "5 minutes",
+        True,
+    )
     page = client.get("/").get_data(as_text=True)
-    assert f"<li>{html.escape(episode['text'])}</li>" in page  # the same words as the page
+    cells = "".join(f"<td>{html.escape(words[k])}</td>" for k in ("what", "start", "end", "lasted"))
+    assert f"<tr>{cells}</tr>" in page  # the same words as the page's table
     assert "between 1 and 90" in error_of(client.get("/api/power/episodes?days=0"), 400)
 
 

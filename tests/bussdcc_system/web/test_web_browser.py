@@ -19,18 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_helpers import wait_for, write_history
+from web_helpers import SIZES, BrowserPage, shoot, wait_for, write_history
 
 from bussdcc import Service, ThreadedRuntime
 from bussdcc_system import messages as m
 from bussdcc_system.config import Config, SamplingConfig, WebConfig
 from bussdcc_system.web import WebInterface
-from tests.prerequisites import chromium_context, nonblank
+from tests.prerequisites import chromium_context
 
 pytestmark = pytest.mark.browser
-
-REPO = Path(__file__).resolve().parents[3]
-SHOTS = REPO / "artifacts" / "screenshots"
 
 
 class FakeThermal(Service):
@@ -109,44 +106,7 @@ def daemon(history: Path) -> Iterator[Daemon]:
     d.stop()
 
 
-class Page:
-    def __init__(self, browser: Any, url: str, width: int, height: int) -> None:
-        self.page = browser.new_page()
-        self.page.set_viewport_size({"width": width, "height": height})
-        self.errors: list[str] = []
-        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.goto(url, wait_until="load")
-
-    def text(self, key: str) -> str:
-        return str(self.page.locator(f'[data-k="{key}"]').first.inner_text())
-
-    def charts_drawn(self) -> None:
-        wait_for(
-            lambda: self.page.evaluate("window.__dash && window.__dash.chartsLoaded()"),
-            what="the history charts",
-        )
-
-    def live(self) -> bool:
-        return bool(self.page.get_attribute("#conn", "data-state") == "live")
-
-    def close(self) -> None:
-        self.page.close()
-
-
-def probe_nonblank(browser: Any, png: bytes) -> tuple[float, int]:
-    probe = browser.new_page()
-    try:
-        return nonblank(probe, png)
-    finally:
-        probe.close()
-
-
-def shoot(browser: Any, page: Page, name: str, full: bool = False) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    png = page.page.screenshot(path=str(SHOTS / name), full_page=full)
-    variance, colours = probe_nonblank(browser, png)
-    assert variance > 100 and colours > 50, f"{name} looks blank ({variance=}, {colours=})"
+Page = BrowserPage
 
 
 def test_dashboard_shows_values_updates_them_and_draws_history(
@@ -172,17 +132,20 @@ def test_dashboard_shows_values_updates_them_and_draws_history(
             lambda: "under-voltage" in page.page.inner_text("#episodes"),
             what="power episodes from history",
         )
-        # The script refreshes the list with the server's sentences (after a reconnect,
-        # among others): empty it, reconnect, and the same sentences come back.
+        # The script refreshes the table with the server's words (after a reconnect,
+        # among others): empty it, reconnect, and the same cells come back.
         with urllib.request.urlopen(daemon.web.url + "/api/power/episodes?days=7") as resp:
-            sentences = [e["text"] for e in json.load(resp)["episodes"]]
-        assert sentences and all("under-voltage" in s for s in sentences)
+            episodes = json.load(resp)["episodes"]
+        rows = [
+            "\t".join(e["words"][k] for k in ("what", "start", "end", "lasted")) for e in episodes
+        ]
+        assert rows and all(row.startswith("under-voltage") for row in rows)
         page.page.evaluate(
-            "document.getElementById('episodes').replaceChildren();"
+            "document.querySelector('#episodes tbody').replaceChildren();"
             "window.__dash.socket.disconnect(); window.__dash.socket.connect();"
         )
         wait_for(
-            lambda: page.page.inner_text("#episodes").splitlines() == sentences,
+            lambda: page.page.inner_text("#episodes tbody").splitlines() == rows,
             what="the episodes refreshed by app.js",
         )
         page.charts_drawn()
@@ -192,7 +155,7 @@ def test_dashboard_shows_values_updates_them_and_draws_history(
         page.close()
 
 
-@pytest.mark.parametrize(("width", "height"), [(800, 480), (1920, 1080)])
+@pytest.mark.parametrize(("width", "height"), SIZES)
 def test_kiosk_fits_the_screen(browser: Any, daemon: Daemon, width: int, height: int) -> None:
     page = Page(browser, daemon.web.url + "/kiosk", width, height)
     try:
@@ -223,7 +186,12 @@ def test_kiosk_reconnects_by_itself_when_the_daemon_restarts(browser: Any, histo
         wait_for(page.live, what="the first connection")
         first.stop()
         wait_for(lambda: page.page.is_visible("#offline"), what="the reconnecting banner")
-        assert page.page.inner_text("#offline") == "reconnecting…"
+        # Says since when the values shown are old, in the daemon's 24-hour time.
+        last = page.view()["t"] + page.view()["tz"]
+        shown = time.strftime("%H:%M:%S", time.gmtime(last))
+        assert page.page.inner_text("#offline") == (
+            f"reconnecting… the values shown are from {shown}"
+        )
         assert page.page.inner_text("#conn") == "reconnecting…"
         shoot(browser, page, "kiosk-800x480-reconnecting.png")
         second = Daemon(port, history)

@@ -85,7 +85,10 @@ def test_health_changes_arrive_with_reasons_in_words(rig: WebRig, client: Client
     reasons = client.get("h.reasons")
     assert any("85.0 °C" in r for r in reasons), reasons
     wait_for(
-        lambda: any("health is critical" in line for line in client.get("log")),
+        lambda: any(
+            sev == "error" and text.startswith("Health went warning → critical: CPU temperature")
+            for _when, sev, text in client.get("log")
+        ),
         what="the event log line",
     )
 

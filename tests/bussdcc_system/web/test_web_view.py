@@ -8,9 +8,14 @@ import pytest
 
 from bussdcc import Runtime, message
 from bussdcc_system import messages as m
-from bussdcc_system.formatting import DASH, size
-from bussdcc_system.web.view import Journal, build_view, layout_lists, power_words
-from tests.bussdcc_system.telemetry_helpers import cpu_usage, pi_runtime, pi_telemetry
+from bussdcc_system.formatting import DASH, local_time, size
+from bussdcc_system.web.view import Journal, build_view, layout_lists
+from tests.bussdcc_system.telemetry_helpers import (
+    cpu_usage,
+    pi_runtime,
+    pi_telemetry,
+    top_processes,
+)
 
 
 @pytest.fixture
@@ -62,7 +67,7 @@ def test_health_and_power_are_decoded_in_words(rt: Runtime) -> None:
 def test_an_empty_state_still_renders_every_section(rt: Runtime) -> None:
     v = build_view(rt.state, now=0.0)
     assert v["mem.text"] == DASH
-    assert v["temp.zone"] == "no sensor"
+    assert v["temp.zone"] == "no temperature sensor on this host"
     assert v["pw.text"] == "not available on this host"
     assert v["layout"] == [[], []]
     assert v["dev"] == ["no hardware devices attached"]
@@ -76,28 +81,106 @@ def test_devices_and_their_failures_are_listed(rt: Runtime) -> None:
     assert any("LED slow blink on GPIO17" in line for line in v["dev"])
 
 
-def test_journal_keeps_notable_events_newest_first(rt: Runtime) -> None:
-    journal = Journal(size=2)
+def test_journal_keeps_notable_events_newest_first_in_sentences(rt: Runtime) -> None:
+    journal = Journal(size=3)
     rt.events.subscribe(lambda e: journal.add(e) if journal.wants(e) else None)
     rt.emit(cpu_usage(1.0))  # not notable
     rt.emit(message.ServiceFailure("telemetry.cpu", "boom", True))
     rt.emit(m.health_changed("warning", "ok", ("Disk / is 90 % full",)))
-    lines = build_view(rt.state, journal)["log"]
-    assert len(lines) == 2
-    assert "health is warning: Disk / is 90 % full" in lines[0]
-    assert "critical · failure telemetry.cpu: boom" in lines[1]
+    rt.emit(message.DeviceAttached("throttling", "throttling"))
+    rows = build_view(rt.state, journal)["log"]
+    when = local_time(rt.clock.time(), "%H:%M:%S")
+    assert rows == [
+        [when, "info", "The throttling device (throttling) is working"],
+        [when, "warning", "Health went ok → warning: Disk / is 90 % full"],
+        [
+            when,
+            "critical",
+            "Service telemetry.cpu gave up: boom; the daemon stops (systemd restarts it)",
+        ],
+    ]
 
 
-def test_sizes_and_episodes() -> None:
+def test_sizes() -> None:
     assert size(0) == "0 B"
     assert size(1023) == "1023 B"
     assert size(3.2 * 1024**3) == "3.2 GiB"
-    words = power_words(
-        [
-            {"kind": "under_voltage", "start": 1000.0, "end": 1180.0},
-            {"kind": "throttled", "start": 5000.0, "end": None},
-        ],
-        now=5000.0 + 7200,
+
+
+def test_what_is_using_the_pi(rt: Runtime) -> None:
+    now = rt.clock.time()
+    v = build_view(fed(rt).state, now=now)
+    assert v["x.top"] == "looking at the processes… (only while a dashboard is open)"
+    assert v["top.cpu"] == [] and v["top.count"] == ""
+    rt.emit(top_processes())
+    v = build_view(rt.state, now=now)
+    assert v["top.count"] == "143 processes" and v["x.top"] == v["x.topcpu"] == ""
+    assert v["top.cpu"][0] == ["chromium (812)", "23.4 %"]
+    assert v["top.cpu"][-1] == ["kworker/u8:2-events_unbound (15)", "0.6 %"]
+    assert v["top.mem"][0] == ["chromium (812)", "412.0 MiB · 5 %"]  # of 7.6 GiB
+    # A list nobody refreshed for a minute is old news: nobody was watching.
+    assert build_view(rt.state, now=now + 61)["x.top"].startswith("looking at the processes")
+    rt.emit(m.TopProcessesUpdated(count=3, by_cpu=(), by_memory=top_processes().by_memory))
+    assert build_view(rt.state, now=now)["x.topcpu"] == "measuring CPU use…"
+
+
+def test_cpu_clock_against_its_maximum_and_capping(rt: Runtime) -> None:
+    v = build_view(fed(rt).state)
+    assert v["cpu.freq"] == "1.5 GHz of 1.8 GHz" and v["cpu.freq.m"] == 83
+    assert v["c.freq"] == 1500 and v["c.freqmax"] == 1800 and v["x.freq"] == ""
+    assert v["cpu.freq.note"] == "below its maximum (normal when idle)"
+    flags = dict.fromkeys(m.THROTTLING_FLAGS, False)
+    rt.emit(cpu_usage(95.0, mhz=1000.0))
+    rt.emit(
+        m.throttling_updated(
+            device="throttling",
+            source="vcgencmd",
+            raw=0x2,
+            flags={**flags, "freq_capped": True},
+            changed=("freq_capped",),
+        )
     )
-    assert words[0].endswith("under-voltage for 3 minutes")
-    assert words[1].endswith("throttling, still going on (2 hours so far)")
+    v = build_view(rt.state)
+    assert v["cpu.freq"] == "1.0 GHz of 1.8 GHz"
+    assert v["cpu.freq.note"] == "held down by the firmware now: ARM frequency capped"
+    rt.emit(cpu_usage(5.0))  # a VM: no cpufreq
+    v = build_view(rt.state)
+    assert v["cpu.freq"] == DASH
+    assert v["x.freq"] == "this host does not report its CPU clock (no cpufreq)"
+
+
+def test_the_sd_card_wear_figures(rt: Runtime) -> None:
+    v = build_view(fed(rt).state)
+    assert v["sd.name"] == "SD card mmcblk0"
+    assert (v["sd.w"], v["sd.r"]) == ("24.0 KiB/s", "4.0 KiB/s")
+    since = local_time(rt.state.get("system.disk_io")["mmcblk0"]["today_since"], "%H:%M")
+    assert v["sd.today"] == f"384.0 MiB written today since {since}"
+    assert v["sd.boot"] == "1.5 GiB written since boot"
+    # 1.5 GiB in 4 days and an hour of uptime: 1536 MiB / 4.04 days.
+    assert v["sd.day"] == "about 380.0 MiB a day (average since boot, 4 days ago)"
+    assert (v["c.sdw"], v["c.sdr"]) == (24576, 4096)
+
+
+def test_absent_sensors_are_said_in_words(rt: Runtime) -> None:
+    v = build_view(rt.state, now=0.0)
+    assert v["x.temp"] == v["temp.zone"] == "no temperature sensor on this host"
+    assert v["x.sd"] == "no SD card on this host"
+    rt.emit(message.DeviceFailed("thermal_zone", "thermal_zone", "no thermal zone found"))
+    rt.emit(message.DeviceFailed("throttling", "throttling", "vcgencmd is not installed"))
+    v = build_view(rt.state, now=0.0)
+    assert v["x.temp"] == "the temperature sensor is not working"
+    assert v["pw.text"] == "the power sensor is not working"
+    assert v["dev.failed"] == [
+        "The temperature sensor (thermal_zone) is not working: no thermal zone found",
+        "The power sensor (throttling) is not working: vcgencmd is not installed",
+    ]
+    assert v["fault"] == "warning"
+    assert v["h.level"] == "ok" and v["h.reasons"] == [
+        "the readings are within their limits, but not every sensor is working"
+    ]
+
+
+def test_fault_is_the_worst_of_health_power_and_devices(rt: Runtime) -> None:
+    assert build_view(rt.state)["fault"] == "ok"  # health evaluated, nothing known yet
+    assert build_view(fed(rt).state)["fault"] == "warning"  # under-voltage since boot
+    assert build_view(fed(rt, under_voltage=True).state)["fault"] == "critical"
