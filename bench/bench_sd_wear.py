@@ -8,6 +8,8 @@ with the default options (so ext4 commits its journal every 5 s, as on a Pi). Th
 daemon (``python -m bussdcc_system run``, the code under ``--src``) runs with the
 product's defaults except ``history.directory`` (on that file system) and the web
 address (127.0.0.1, a free port), for ``--minutes`` of real time, then gets SIGTERM.
+``--sampling 1`` samples everything every second instead (a heavier load, about 10
+events a second here, like a Pi with several interfaces and sensors).
 
 Figures, from ``/sys/block/loopN/stat`` (field 7: 512-byte sectors written, field 5:
 write I/Os), all read after ``sync``:
@@ -105,8 +107,12 @@ def finalize(history: Path, src: Path, python: str, env: dict[str, str]) -> None
     subprocess.run([python, "-c", code, str(history)], env=env, check=True)
 
 
-def write_config(path: Path, history: Path, port: int) -> None:
-    path.write_text(f"web:\n  host: 127.0.0.1\n  port: {port}\nhistory:\n  directory: {history}\n")
+def write_config(path: Path, history: Path, port: int, sampling: float | None) -> None:
+    text = f"web:\n  host: 127.0.0.1\n  port: {port}\nhistory:\n  directory: {history}\n"
+    if sampling is not None:
+        keys = ("cpu", "memory", "disk", "load", "network", "uptime")
+        text += "sampling:\n" + "".join(f"  {key}: {sampling}\n" for key in keys)
+    path.write_text(text)
 
 
 class LoopFs:
@@ -138,7 +144,7 @@ class LoopFs:
         self.image.unlink(missing_ok=True)
 
 
-def measure(minutes: float, src: Path, python: str) -> None:
+def measure(minutes: float, src: Path, python: str, sampling: float | None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-sd-wear-"))
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -146,7 +152,7 @@ def measure(minutes: float, src: Path, python: str) -> None:
             assert fs.loop is not None
             history = fs.mnt / "history"
             config = workdir / "config.yaml"
-            write_config(config, history, free_port())
+            write_config(config, history, free_port(), sampling)
             env = {
                 k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))
             }
@@ -181,7 +187,10 @@ def measure(minutes: float, src: Path, python: str) -> None:
             records = count_records(history)
             proc = None
         hour = 3600 / elapsed
-        print(f"real daemon ({src}), {total / 60:.1f} min on a loop-mounted ext4, exit {code}")
+        load = "defaults" if sampling is None else f"every sampling interval {sampling:g} s"
+        print(
+            f"real daemon ({src}, {load}), {total / 60:.1f} min on a loop-mounted ext4, exit {code}"
+        )
         print(f"  records written               {records:>12,}  ({records / total:.1f} a second)")
         print(
             f"  start-up ({warmup:.0f} s)              {bytes1 - bytes0:>12,} bytes, "
@@ -210,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=10.0, help="how long the daemon runs")
     p.add_argument("--src", type=Path, default=ROOT / "src", help="the code to run")
+    p.add_argument(
+        "--sampling",
+        type=float,
+        metavar="SECONDS",
+        help="a heavier load: every telemetry sampling interval set to this (default: the "
+        "product's defaults)",
+    )
     args = p.parse_args(argv)
     if os.geteuid() != 0:
         print("needs root: it makes and mounts a loop device", file=sys.stderr)
@@ -218,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             print(f"needs {tool}", file=sys.stderr)
             return 1
-    measure(args.minutes, args.src.resolve(), sys.executable)
+    measure(args.minutes, args.src.resolve(), sys.executable, args.sampling)
     return 0
 
 

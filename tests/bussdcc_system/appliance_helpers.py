@@ -12,7 +12,6 @@ the ``history`` command line. Every wait polls with a deadline.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -172,25 +172,47 @@ def http(url: str, timeout: float = 5.0) -> tuple[int, str]:
 
 
 def history_records(directory: Path) -> list[dict[str, Any]]:
-    """Every whole line of every segment, in write order per run (by pid, then seq).
+    """Every whole line of every segment, in write order per run (by pid, then seq), each
+    with the ``boot`` of its segment's header when it has none of its own.
 
-    A line being written right now may be cut: it is skipped, like the readers do."""
+    A gzip member or line being written right now may be cut: it is skipped, like the
+    readers do."""
     out: list[dict[str, Any]] = []
     if not directory.exists():
         return out
     for path in sorted(directory.rglob("*.jsonl*")):
         if path.name.endswith(".jsonl.gz"):
-            text = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+            text = _whole_members(path.read_bytes()).decode("utf-8", "replace")
         elif path.name.endswith(".jsonl"):
             text = path.read_bytes().decode("utf-8", "replace")
         else:
             continue
+        boot = None
         for line in text.splitlines():
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except ValueError:
                 continue
+            if record.get("name") == "history.segment":
+                boot = record.get("boot")
+            record.setdefault("boot", boot)
+            out.append(record)
     return out
+
+
+def _whole_members(raw: bytes) -> bytes:
+    out = []
+    while raw.strip(b"\0"):
+        member = zlib.decompressobj(wbits=31)
+        try:
+            data = member.decompress(raw)
+        except zlib.error:
+            break
+        if not member.eof:
+            break
+        out.append(data)
+        raw = member.unused_data
+    return b"".join(out)
 
 
 def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

@@ -364,7 +364,7 @@ def test_reload_removes_a_device_and_moves_the_led_without_a_restart(
     ]
     assert detached, [r["name"] for r in rest]
     assert not [r for r in rest[detached[0] :] if r["name"] == "system.temperature.updated"]
-    assert len(list(app.history.rglob("*.jsonl"))) == 1
+    assert len(list(app.history.rglob("*.jsonl*"))) == 1
     assert app.stop() == 0
 
 
@@ -539,7 +539,7 @@ def test_dashboard_of_the_real_daemon_shows_the_pi_and_under_voltage(
 
 
 def history_bytes(directory: Path) -> int:
-    return sum(p.stat().st_size for p in directory.rglob("*.jsonl"))
+    return sum(p.stat().st_size for p in directory.rglob("*.jsonl*"))
 
 
 @pytest.mark.browser

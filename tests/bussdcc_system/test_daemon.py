@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bussdcc_system.appliance_helpers import history_records
 from tests.bussdcc_system.daemon_harness import REPO, DaemonProcess, NotifySocket, free_port
 
 pytestmark = pytest.mark.slow
@@ -84,11 +85,7 @@ def test_start_ready_only_when_port_bound_then_watchdog_and_stop(notify, setup):
         assert "received SIGTERM" in stopping["STATUS"]
         assert daemon.wait() == 0
     # History was flushed at shutdown: the last records are there and whole.
-    lines = [
-        json.loads(line)
-        for f in sorted(history.rglob("*.jsonl"))
-        for line in f.read_text().splitlines()
-    ]
+    lines = history_records(history)
     names = [r["name"] for r in lines]
     assert "runtime.booted" in names
     assert "system.cpu.usage.updated" in names

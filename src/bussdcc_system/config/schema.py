@@ -204,10 +204,10 @@ class HistoryConfig:
         ),
     )
     flush_interval: float = field(
-        default=5.0,
+        default=300.0,
         metadata=setting(
             seconds(ge=0.1, le=3600.0),
-            "seconds between writes to disk; a crash loses at most this much",
+            "seconds telemetry waits in memory before it is written; warnings: within 1 s",
         ),
     )
     rotate_interval: float = field(
@@ -231,7 +231,9 @@ class HistoryConfig:
             "...and the oldest files beyond this total size",
         ),
     )
-    compress: bool = field(default=True, metadata=setting(BOOLEAN, "gzip files once rotated"))
+    compress: bool = field(
+        default=True, metadata=setting(BOOLEAN, "gzip files as they are written")
+    )
     min_severity: Severity = field(
         default="info", metadata=setting(_SEVERITY, "record messages of this severity and above")
     )

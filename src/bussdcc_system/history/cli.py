@@ -465,7 +465,7 @@ def cmd_segments(args: argparse.Namespace, out: TextIO | None = None) -> int:
     )
     for s in segs:
         notes = []
-        if not s.indexed and not s.compressed:
+        if not s.indexed:
             notes.append("open or unfinished")
         if s.shift:
             notes.append(

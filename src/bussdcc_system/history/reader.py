@@ -6,7 +6,9 @@ the order they were written; with the clock shift applied their times are ordere
 except in a boot whose clock was never set (see ``clock_jumps.py``).
 
 Torn or invalid lines (a crash mid-write, a power cut leaving NUL bytes) are skipped
-with one warning per line per process; reading never raises for bad data.
+with one warning per line per process (none for the tail of the segment this process
+is writing: a flush may be under way); reading never raises for bad data. Records
+without a ``boot`` of their own (format version 2) inherit their segment's.
 
 ``SegmentInfo``, ``list_segments``, ``boot_spans``, ``TimeLike`` and ``to_epoch`` are
 re-exported for the modules that read records and segments together.
@@ -23,6 +25,7 @@ from typing import Any
 
 from bussdcc_system.formatting import record_time
 from bussdcc_system.history.catalogue import boot_spans, list_segments, overlaps
+from bussdcc_system.history.live import is_open
 from bussdcc_system.history.record_format import HEADER_NAME, parse_line, split_lines
 from bussdcc_system.history.segment_files import read_segment_bytes
 from bussdcc_system.history.segment_info import SegmentInfo
@@ -93,9 +96,10 @@ def iter_segment(
     except OSError as exc:
         warn_once(seg.path, -1, "cannot read history segment %s: %s", seg.path, exc)
         return
-    if not complete:
+    writing = is_open(seg.path)
+    if not complete and not writing:
         warn_once(seg.path, -2, "history segment %s is truncated; reading what is there", seg.path)
-    yield from _iter_lines(seg, data, names, start, end, include_meta)
+    yield from _iter_lines(seg, data, names, start, end, include_meta, writing)
 
 
 def _iter_lines(
@@ -105,12 +109,14 @@ def _iter_lines(
     start: float | None,
     end: float | None,
     include_meta: bool,
+    writing: bool = False,
 ) -> Iterator[Record]:
     needles = _needles(names) if names is not None else None
     if needles is not None and include_meta:
         needles.append(_needles([HEADER_NAME])[0])
     lines, tail = split_lines(data)
     shift = seg.shift
+    seg_boot = seg.boot
     pos = 0
     last_index = len(lines)
     for i, line in enumerate([*lines, tail] if tail else lines):
@@ -122,6 +128,8 @@ def _iter_lines(
             continue
         rec = parse_line(line)
         if rec is None:
+            if i >= last_index and writing:
+                continue  # a flush being written right now
             if i >= last_index:
                 warn_once(
                     seg.path,
@@ -155,7 +163,7 @@ def _iter_lines(
             recorded_time=rec["time"],
             name=name,
             data=rec["data"],
-            boot=rec.get("boot"),
+            boot=rec.get("boot") or seg_boot,
             mono=rec.get("mono"),
             seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
             segment=seg.name,

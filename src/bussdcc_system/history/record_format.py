@@ -1,11 +1,13 @@
 """A history line: one compact JSON object per event, UTF-8, newline-terminated::
 
     {"time": "2026-01-01T12:00:00.123Z", "name": ..., "data": {...},
-     "boot": <boot id>, "mono": <monotonic seconds>, "seq": <bus sequence number>}
+     "mono": <monotonic seconds>, "seq": <bus sequence number>}
 
 Every segment starts with a ``history.segment`` header record (``HEADER_NAME``) whose
 ``data`` holds the segment's creation ``number``, why it was opened, its clock offset,
-``suspended``, the writer's pid and ``FORMAT_VERSION``.
+``suspended``, the writer's pid and ``FORMAT_VERSION``; the header also carries the
+``boot`` id, which every record of the segment inherits (a segment holds one run of one
+boot). Lines written by version 1 repeat ``boot`` on every line; readers accept both.
 
 ``encode_event`` and ``encode_header`` write lines (the writer serialises each event
 once); ``parse_line`` reads them, accepts the seed's three-key lines too and returns
@@ -24,7 +26,8 @@ from bussdcc import Event, Message
 from bussdcc_system.formatting import record_datetime
 from bussdcc_system.history.times import parse_time
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: records inherit ``boot`` from the header; segments are written as gzip members."""
 HEADER_NAME = "history.segment"
 """Name of the header record that opens every segment (a meta record)."""
 
@@ -40,14 +43,22 @@ def _finite(value: Any) -> Any:
 
 
 class EncodedRecord:
-    """An event serialised once, with what rotation and the rollup need."""
+    """An event serialised once, with what rotation, the rollup and durability need."""
 
-    __slots__ = ("data", "date", "line", "mono", "name", "offset", "t", "time")
+    __slots__ = ("data", "date", "line", "mono", "name", "offset", "t", "time", "urgent")
 
     def __init__(
-        self, line: bytes, name: str, data: dict[str, Any], time: str, t: float, mono: float
+        self,
+        line: bytes,
+        name: str,
+        data: dict[str, Any],
+        time: str,
+        t: float,
+        mono: float,
+        urgent: bool = False,
     ) -> None:
         self.line = line
+        self.urgent = urgent
         self.name = name
         self.data = data
         self.time = time
@@ -57,7 +68,7 @@ class EncodedRecord:
         self.offset = t - mono
 
 
-def encode_event(evt: Event[Message], boot: str) -> EncodedRecord:
+def encode_event(evt: Event[Message], urgent: bool = False) -> EncodedRecord:
     """The line of one event; NaN and infinities become ``null``. Raises if unserialisable."""
     data = evt.data
     stamp = record_datetime(evt.time)
@@ -65,7 +76,6 @@ def encode_event(evt: Event[Message], boot: str) -> EncodedRecord:
         "time": stamp,
         "name": evt.name,
         "data": data,
-        "boot": boot,
         "mono": round(evt.monotonic, 6),
         "seq": evt.seq,
     }
@@ -76,7 +86,7 @@ def encode_event(evt: Event[Message], boot: str) -> EncodedRecord:
         rec["data"] = data
         text = json.dumps(rec, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return EncodedRecord(
-        (text + "\n").encode(), evt.name, data, stamp, evt.time.timestamp(), evt.monotonic
+        (text + "\n").encode(), evt.name, data, stamp, evt.time.timestamp(), evt.monotonic, urgent
     )
 
 

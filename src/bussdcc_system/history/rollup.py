@@ -1,10 +1,11 @@
 """Per-minute rollups: the sidecar index that makes chart queries fast.
 
 When writing closes a segment it also writes a sidecar index: a summary line
-(``segment_summary.py``), then for every metric per-UTC-minute ``count, min, max, sum``
-(about 60 KB an hour), one line per metric: ``metric<TAB>[[minute, count, min, max,
-sum], ...]``. The writer also publishes the rollup of its open segment in-process
-(``publish_live``), so chart queries in the daemon need not scan that segment.
+(``segment_summary.py``), then for every metric per-UTC-minute ``count, min, max, sum``,
+one line per metric: ``metric<TAB>[[minute, count, min, max, sum], ...]``, the whole
+gzip-compressed (version 1 wrote it plain: both are read). The writer also publishes
+the rollup of its open segment in-process (``live.py``), so chart queries in the daemon
+need not scan that segment.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from bussdcc_system.history.lru import Lru
 from bussdcc_system.history.metrics import metric_values
 from bussdcc_system.history.record_format import parse_line, split_lines
+from bussdcc_system.history.segment_files import read_index_bytes
 from bussdcc_system.history.segment_summary import SegmentSummary
 
 ROLLUP_SECONDS = 60
@@ -63,25 +65,6 @@ class Rollup:
             per = self.cells.get(metric)
             items = sorted(per.items()) if per else []
             return [(m, int(c[0]), c[1], c[2], c[3]) for m, c in items]
-
-
-_live: dict[str, Rollup] = {}
-_live_lock = threading.Lock()
-
-
-def publish_live(segment: Path, rollup: Rollup | None) -> None:
-    """The writer announces the rollup of its open segment (None when it closes it), so
-    chart queries in the same process need not scan that segment."""
-    with _live_lock:
-        if rollup is None:
-            _live.pop(str(segment), None)
-        else:
-            _live[str(segment)] = rollup
-
-
-def live_rollup(segment: Path) -> Rollup | None:
-    with _live_lock:
-        return _live.get(str(segment))
 
 
 def rollup_bytes(data: bytes) -> tuple[SegmentSummary, Rollup]:
@@ -131,8 +114,8 @@ def load_cells(index: Path, metric: str) -> list[Cell] | None:
     if cached is not None:
         return list(cached)
     try:
-        text = index.read_bytes()
-    except OSError:
+        text = read_index_bytes(index)
+    except (OSError, ValueError):
         return None
     needle = b"\n" + metric.encode() + b"\t"
     at = text.find(needle)

@@ -1,8 +1,11 @@
-"""Segment files on disk: names, compression and the sidecar beside each segment.
+"""Segment files on disk: names, gzip members and the sidecar beside each segment.
 
-``<dir>/YYYY-MM-DD/HH-MM-SS.jsonl`` (named by the UTC wall time of the segment's first
-record; ``HH-MM-SS_2.jsonl`` when that name is taken), gzip-compressed to
-``.jsonl.gz`` once closed, with a sidecar index ``HH-MM-SS.idx``.
+``<dir>/YYYY-MM-DD/HH-MM-SS.jsonl.gz`` (named by the UTC wall time of the segment's
+first record; ``HH-MM-SS_2.jsonl.gz`` when that name is taken), written as a series of
+gzip members, one per flush (``zcat`` reads them as one stream), with a sidecar index
+``HH-MM-SS.idx`` (itself gzip-compressed) once closed. With ``history.compress: false``
+(and in directories written by version 1 before they were closed) a segment is plain
+``.jsonl``.
 """
 
 from __future__ import annotations
@@ -27,17 +30,19 @@ def index_path(segment: Path) -> Path:
     return segment.parent / (segment.name.split(".", 1)[0] + INDEX_SUFFIX)
 
 
-def create_segment_file(day: Path, base: str) -> tuple[int, Path]:
-    """Create ``day/base.jsonl`` (or ``base_2.jsonl``, ...) for appending: (fd, path).
+def create_segment_file(day: Path, base: str, *, compressed: bool) -> tuple[int, Path]:
+    """Create ``day/base.jsonl.gz`` (``.jsonl`` if not ``compressed``; ``base_2...`` if
+    taken) for appending: (fd, path).
 
-    A name is free only if no compressed copy or index of that stem exists either.
+    A name is free only if no segment (plain or compressed) or index of that stem exists.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+    suffix = ".jsonl.gz" if compressed else ".jsonl"
     for k in range(1, 10000):
         stem = base if k == 1 else f"{base}_{k}"
-        if any((day / f"{stem}{ext}").exists() for ext in (".jsonl.gz", INDEX_SUFFIX)):
+        if any((day / f"{stem}{ext}").exists() for ext in (".jsonl", ".jsonl.gz", INDEX_SUFFIX)):
             continue
-        path = day / f"{stem}.jsonl"
+        path = day / f"{stem}{suffix}"
         try:
             return os.open(path, flags, FILE_MODE), path
         except FileExistsError:
@@ -81,24 +86,65 @@ def read_segment_bytes(path: Path) -> tuple[bytes, bool]:
     raw = path.read_bytes()
     if not path.name.endswith(".gz"):
         return raw, True
+    members = read_members(raw)
+    return members.data + members.torn, members.complete
+
+
+class Members:
+    """What ``read_members`` found: whole members, and what follows the last of them."""
+
+    __slots__ = ("complete", "data", "end", "torn")
+
+    def __init__(self, data: bytes, end: int, torn: bytes, complete: bool) -> None:
+        self.data = data
+        """The content of the whole members."""
+        self.end = end
+        """Offset just after the last whole member (where a torn tail begins)."""
+        self.torn = torn
+        """What could be decompressed of a member cut short (a flush being written, or
+        a crash or power cut during one)."""
+        self.complete = complete
+        """Nothing after the whole members but NUL bytes (a power cut's zero fill)."""
+
+
+def read_members(raw: bytes, offset: int = 0) -> Members:
+    """Decompress the gzip members of ``raw`` from ``offset`` on."""
     out: list[bytes] = []
-    complete = True
-    while raw:
+    view = raw[offset:] if offset else raw
+    end = offset
+    while view:
         d = zlib.decompressobj(wbits=31)
         try:
-            out.append(d.decompress(raw))
+            chunk = d.decompress(view)
         except zlib.error:
-            complete = False
-            break
+            return Members(b"".join(out), end, b"", False)
         if not d.eof:
-            complete = False
+            return Members(b"".join(out), end, chunk, False)
+        out.append(chunk)
+        rest = d.unused_data
+        end += len(view) - len(rest)
+        view = rest
+        if view.strip(b"\0") == b"":
             break
-        raw = d.unused_data
-        if raw.strip(b"\0") == b"":
-            break
-    return b"".join(out), complete
+    return Members(b"".join(out), end, b"", True)
 
 
 def gzip_bytes(data: bytes) -> bytes:
-    """Compress a closed segment (deterministic: no file name, no mtime)."""
-    return gzip.compress(data, compresslevel=6, mtime=0)
+    """One gzip member (deterministic: no file name, no mtime). Level 9: 5 % fewer bytes
+    than 6 for these lines, for a few milliseconds of CPU per flush."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_index_bytes(path: Path) -> bytes:
+    """A sidecar's text: gzip-compressed since version 2, plain before. Raises OSError
+    (``ValueError`` for a corrupt one)."""
+    raw = path.read_bytes()
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ValueError(f"corrupt sidecar {path}") from exc

@@ -1,8 +1,8 @@
 """What is known about one segment without reading all of it: ``SegmentSummary``.
 
 The writer builds it while writing, and stores it as the first line of the sidecar
-index; a segment without a valid sidecar is summarised by a scan: the whole content
-when compressed, only its ends when plain (the open or unfinished segment).
+index; a segment without a valid sidecar is summarised by a scan (``catalogue.py``):
+the whole content when compressed, only its ends when plain.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bussdcc_system.history.record_format import (
     parse_line,
     split_lines,
 )
+from bussdcc_system.history.segment_files import read_index_bytes
 
 
 @dataclass(slots=True)
@@ -123,31 +124,24 @@ class SegmentSummary:
         )
 
 
-def summarize_bytes(data: bytes) -> SegmentSummary:
-    """Scan a whole segment's content (recovery of a segment without a sidecar)."""
-    summary = SegmentSummary(bytes=len(data))
-    lines, tail = split_lines(data)
-    if tail:
-        lines.append(tail)
-    for line in lines:
-        summary.feed(parse_line(line) if line else None)
-    return summary
+INDEX_VERSIONS = (1, FORMAT_VERSION)
+"""Sidecars readers accept: version 1 (plain text) and 2 (the same text, gzip'd)."""
 
 
 def read_index_summary(path: Path) -> SegmentSummary | None:
     """The sidecar's summary line, or None if absent or invalid."""
     try:
-        with path.open("rb") as f:
-            first = f.readline(1 << 20)
-    except OSError:
+        text = read_index_bytes(path)
+    except (OSError, ValueError):
         return None
-    if not first.endswith(b"\n"):
+    end = text.find(b"\n")
+    if end < 0:
         return None
     try:
-        obj = json.loads(first)
+        obj = json.loads(text[:end])
     except ValueError:
         return None
-    if not isinstance(obj, dict) or obj.get("v") != FORMAT_VERSION:
+    if not isinstance(obj, dict) or obj.get("v") not in INDEX_VERSIONS:
         return None
     return SegmentSummary.from_json(obj)
 

@@ -1,11 +1,17 @@
-"""The open segment: opening it (header, creation number), appending, fsync, closing.
+"""The open segment: opening it (header, creation number), appending flushes, sync, closing.
 
-Lines are queued and written to the segment (opened ``O_APPEND``) with as few
-``write()`` calls as possible. A short or failed write is resumed byte-exactly at the
-next try, so it never leaves a broken line behind; a record counts as written (and
-enters the segment's summary and rollup) only once all its bytes are. The segment is
-fsync'd, with its directory the first time, when it is closed and, optionally, every
-``fsync_interval`` seconds.
+Records are queued and ``write_out`` appends them as one *unit* per flush: a gzip member
+(or, with ``compress`` off, the plain lines) written with as few ``write()`` calls as
+possible to the segment, opened ``O_APPEND``. ``zcat`` reads the members as one stream.
+A short or failed write is resumed byte-exactly at the next try, so a unit is whole on
+disk once written; a record counts as written (and enters the segment's summary and
+rollup) only once all of its unit is. ``sync`` (``fdatasync``, and the directory the
+first time) makes what is written durable: the sink calls it after urgent records and
+when a segment is closed.
+
+The lock (shared with the sink) covers every step that moves a record between "held"
+and "written", so a chart query that reads the files and then the held records
+(``unwritten``) never counts one twice (``live.py``).
 
 Rotation: a segment holds one clock offset and one UTC day, and lasts at most
 ``rotate_interval`` seconds of monotonic time (``rotation_reason``). Closing it writes
@@ -18,6 +24,7 @@ import contextlib
 import errno
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,20 +34,25 @@ from bussdcc_system.history.catalogue import list_segments
 from bussdcc_system.history.durable_files import fsync_dir
 from bussdcc_system.history.failure_reports import describe_os_error
 from bussdcc_system.history.finalize import write_index
+from bussdcc_system.history.live import publish_open_segment
 from bussdcc_system.history.record_format import EncodedRecord, encode_header
-from bussdcc_system.history.rollup import Rollup, index_bytes, publish_live
-from bussdcc_system.history.segment_files import DIR_MODE, create_segment_file
+from bussdcc_system.history.rollup import Rollup, index_bytes
+from bussdcc_system.history.segment_files import DIR_MODE, create_segment_file, gzip_bytes
 from bussdcc_system.history.segment_info import SegmentInfo
 from bussdcc_system.history.segment_summary import SegmentSummary
 from bussdcc_system.history.sink_stats import SinkCounters
 
 log = logging.getLogger("bussdcc_system.history")
 
+_datasync = getattr(os, "fdatasync", os.fsync)
+"""Appended data and the file size, not the timestamps: one journal commit less."""
+
 
 class OpenSegment:
     """The segment being written, with what is known of its content so far."""
 
     __slots__ = (
+        "compressed",
         "date",
         "day_created",
         "dir_synced",
@@ -50,6 +62,7 @@ class OpenSegment:
         "offset",
         "opened_mono",
         "path",
+        "raw_size",
         "rollup",
         "size",
         "summary",
@@ -75,6 +88,10 @@ class OpenSegment:
         self.summary = SegmentSummary(number=number, boot=boot, offset=p.offset)
         self.rollup = Rollup()
         self.size = 0
+        """Bytes on disk."""
+        self.raw_size = 0
+        """Bytes of the lines written (uncompressed), the sidecar's ``bytes``."""
+        self.compressed = path.name.endswith(".gz")
         self.dir_synced = False
         self.day_created = day_created
 
@@ -99,7 +116,7 @@ def next_number(segs: Iterable[SegmentInfo], exclude: Path | None = None) -> int
 
 
 class SegmentWriter:
-    """Writes queued lines into the open segment; opens and closes segments.
+    """Writes queued records into the open segment; opens, syncs and closes segments.
 
     ``failed(exc, what)`` is called when a write or a create fails, ``written()`` after
     every write that completed what was queued (so a failure can be declared over).
@@ -114,11 +131,15 @@ class SegmentWriter:
         counters: SinkCounters,
         failed: Callable[[OSError, str], None],
         written: Callable[[], None],
+        compress: bool = True,
+        lock: threading.Lock | None = None,
     ) -> None:
         self.directory = directory
         self.clock = clock
         self.boot_id = boot_id
         self.counters = counters
+        self.compress = compress
+        self.lock = lock or threading.Lock()
         self._failed = failed
         self._written = written
         self.segment: OpenSegment | None = None
@@ -126,85 +147,120 @@ class SegmentWriter:
         """The header ``reason`` of the next segment: why the previous one was closed."""
         self.next_number: int | None = None
         """The creation number of the next segment (None: not known yet)."""
-        self._out: list[tuple[bytes, EncodedRecord | None]] = []  # None: the header
-        self._out_done = 0
-        self._out_bytes = 0
+        self._header: bytes | None = None
+        """The open segment's header line, until it is in a unit."""
+        self._header_line = b""
+        self._queued: list[EncodedRecord] = []
+        """Records for the open segment not yet in a unit."""
+        self._queued_bytes = 0
+        self._unit = b""
+        """The unit being written (b"" when none), and how much of it is on disk."""
+        self._unit_done = 0
+        self._unit_records: list[EncodedRecord] = []
+        self._unit_header = False
 
     # -- the queue ------------------------------------------------------------------------
 
     @property
     def pending_bytes(self) -> int:
-        return self._out_bytes
+        """Bytes queued (uncompressed) and of the unit not yet written."""
+        return self._queued_bytes + len(self._unit) - self._unit_done
 
     def waiting(self) -> int:
         """Records queued for the open segment and not yet written in full."""
-        return sum(1 for _, p in self._out if p is not None)
+        return len(self._queued) + len(self._unit_records)
+
+    def urgent_waiting(self) -> bool:
+        return any(p.urgent for p in self._queued) or any(p.urgent for p in self._unit_records)
 
     def queue(self, p: EncodedRecord) -> None:
-        self._out.append((p.line, p))
-        self._out_bytes += len(p.line)
+        """Queue ``p`` for the open segment (the caller holds the lock)."""
+        self._queued.append(p)
+        self._queued_bytes += len(p.line)
 
-    def drop_waiting(self, over: int) -> int:
-        """Drop up to ``over`` queued records, oldest first; returns how many went.
+    def held(self, name: str) -> list[EncodedRecord]:
+        """Records named ``name`` not yet written, oldest first (the caller holds the lock)."""
+        return [p for p in (*self._unit_records, *self._queued) if p.name == name]
 
-        A line already partly written and the segment header stay.
-        """
-        dropped = 0
-        keep: list[tuple[bytes, EncodedRecord | None]] = []
-        for i, (line, p) in enumerate(self._out):
-            if dropped < over and p is not None and not (i == 0 and self._out_done):
-                dropped += 1
-                self._out_bytes -= len(line)
-                continue
-            keep.append((line, p))
-        self._out[:] = keep
-        return dropped
+    def queued(self) -> list[EncodedRecord]:
+        """Records waiting that can still be dropped, oldest first (the caller holds the
+        lock): a unit of which a part is on disk stays whole (and so does the header);
+        one of which nothing is written yet goes back to the queue first."""
+        if self._unit and self._unit_done == 0:
+            self._queued[:0] = self._unit_records
+            self._queued_bytes += sum(len(p.line) for p in self._unit_records)
+            if self._unit_header and self.segment is not None:
+                self._header = self._header_line
+            self._unit = b""
+            self._unit_records = []
+            self._unit_header = False
+        return list(self._queued)
+
+    def drop(self, gone: set[int]) -> None:
+        """Drop the queued records whose ``id`` is in ``gone`` (the caller holds the lock)."""
+        self._queued = [p for p in self._queued if id(p) not in gone]
+        self._queued_bytes = sum(len(p.line) for p in self._queued)
 
     def write_out(self) -> bool:
-        """Write queued lines to the open segment; resume exactly after a short write."""
+        """Write what is queued as one unit; resume exactly after a short write."""
         seg = self.segment
-        if not self._out or seg is None:
+        if seg is None:
+            return True
+        if not self._unit and (self._queued or self._header is not None):
+            self._make_unit(seg)
+        if not self._unit:
             return True
         counters = self.counters
-        data = b"".join(line for line, _ in self._out)[self._out_done :]
-        while data:
-            try:
-                n = os.write(seg.fd, data)
-            except OSError as exc:
-                self._failed(exc, f"writing {seg.path}")
+        unit = memoryview(self._unit)
+        while self._unit:
+            with self.lock:
+                try:
+                    n = os.write(seg.fd, unit[self._unit_done :])
+                except OSError as exc:
+                    n = -1
+                    error = exc
+                if n > 0:
+                    counters.writes += 1
+                    counters.bytes += n
+                    counters.segment_bytes += n
+                    seg.size += n
+                    self._unit_done += n
+                    if self._unit_done == len(unit):
+                        self._unit_written(seg)
+            if n < 0:
+                self._failed(error, f"writing {seg.path}")
                 return False
-            counters.writes += 1
-            counters.bytes += n
-            counters.segment_bytes += n
-            seg.size += n
-            if n <= 0:
+            if n == 0:
                 self._failed(OSError(errno.ENOSPC, "short write"), f"writing {seg.path}")
                 return False
-            self._consume(n)
-            data = data[n:]
         self._written()
         return True
 
-    def _consume(self, n: int) -> None:
-        seg = self.segment
-        done = self._out_done + n
-        out = self._out
+    def _make_unit(self, seg: OpenSegment) -> None:
+        with self.lock:  # the records stay visible to ``held`` as the unit's
+            records, self._queued, self._queued_bytes = self._queued, [], 0
+            header, self._header = self._header, None
+            self._unit_records = records
+            self._unit_header = header is not None
+        data = b"".join([header or b"", *(p.line for p in records)])
+        self._unit = gzip_bytes(data) if seg.compressed else data
+        self._unit_done = 0
+
+    def _unit_written(self, seg: OpenSegment) -> None:
+        """The whole unit is on disk (the caller holds the lock)."""
         counters = self.counters
-        i = 0
-        while i < len(out) and done >= len(out[i][0]):
-            line, p = out[i]
-            done -= len(line)
-            self._out_bytes -= len(line)
-            if p is None:
-                counters.headers += 1
-            else:
-                counters.records += 1
-                if seg is not None:  # the summary and rollup describe what is on disk
-                    seg.summary.add(p.name, p.t, p.mono, self.boot_id)
-                    seg.rollup.add(p.name, p.data, p.t)
-            i += 1
-        del out[:i]
-        self._out_done = done
+        if self._unit_header:
+            counters.headers += 1
+        summary, rollup = seg.summary, seg.rollup
+        for p in self._unit_records:
+            summary.add(p.name, p.t, p.mono, self.boot_id)
+            rollup.add(p.name, p.data, p.t)
+        counters.records += len(self._unit_records)
+        seg.raw_size += sum(len(p.line) for p in self._unit_records)
+        self._unit = b""
+        self._unit_done = 0
+        self._unit_records = []
+        self._unit_header = False
 
     # -- segments -------------------------------------------------------------------------
 
@@ -221,7 +277,7 @@ class SegmentWriter:
                 day_created = True
             except FileExistsError:
                 pass
-            fd, path = create_segment_file(day, base)
+            fd, path = create_segment_file(day, base, compressed=self.compress)
         except OSError as exc:
             self._failed(exc, f"creating a segment in {day}")
             return None
@@ -238,10 +294,10 @@ class SegmentWriter:
             suspended=self._suspended(),
             boot=self.boot_id,
         )
-        self._out.append((line, None))
-        self._out_bytes += len(line)
+        seg.raw_size = len(line)  # counted now: the header goes out with the first unit
+        self._header = self._header_line = line
         self.segment = seg
-        publish_live(path, seg.rollup)
+        publish_open_segment(path, seg.rollup)
         return seg
 
     def _suspended(self) -> float | None:
@@ -250,11 +306,12 @@ class SegmentWriter:
             return None
         return round(time.clock_gettime(time.CLOCK_BOOTTIME) - time.monotonic(), 3)
 
-    def fsync(self, seg: OpenSegment) -> None:
-        """fsync the segment, and its directory (and the day's parent) the first time."""
+    def sync(self, seg: OpenSegment) -> None:
+        """Make what is written durable: the segment's data, and its directory (and the
+        day's parent) the first time."""
         counters = self.counters
         try:
-            os.fsync(seg.fd)
+            _datasync(seg.fd)
             counters.fsyncs += 1
             if not seg.dir_synced:
                 fsync_dir(seg.path.parent, counters)
@@ -267,9 +324,9 @@ class SegmentWriter:
         seg.last_fsync = self.clock.monotonic()
 
     def close(self, reason: str) -> bool:
-        """Write what is queued, fsync, close and index the open segment.
+        """Write what is queued, sync, close and index the open segment.
 
-        False (and the segment stays open) if the queued lines cannot be written.
+        False (and the segment stays open) if the queued records cannot be written.
         """
         seg = self.segment
         if seg is None:
@@ -277,7 +334,7 @@ class SegmentWriter:
         if not self.write_out():
             return False
         counters = self.counters
-        self.fsync(seg)
+        self.sync(seg)
         try:
             os.close(seg.fd)
         except OSError as exc:
@@ -286,9 +343,9 @@ class SegmentWriter:
         self.segment = None
         self.next_reason = reason
         counters.rotations += 1
-        seg.summary.bytes = seg.size
+        seg.summary.bytes = seg.raw_size
         write_index(seg.path, index_bytes(seg.summary, seg.path.name, seg.rollup), counters)
-        publish_live(seg.path, None)
+        publish_open_segment(seg.path, None)
         return True
 
     def abandon(self) -> None:
@@ -298,8 +355,13 @@ class SegmentWriter:
             return
         with contextlib.suppress(OSError):
             os.close(seg.fd)
-        publish_live(seg.path, None)
-        self.segment = None
-        self._out.clear()
-        self._out_done = 0
-        self._out_bytes = 0
+        publish_open_segment(seg.path, None)
+        with self.lock:
+            self.segment = None
+            self._header = None
+            self._queued = []
+            self._queued_bytes = 0
+            self._unit = b""
+            self._unit_done = 0
+            self._unit_records = []
+            self._unit_header = False

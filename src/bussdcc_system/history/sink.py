@@ -1,39 +1,52 @@
 """HistorySink: append-only JSONL history written off the dispatch thread.
 
 ``handle`` runs on the dispatch path and never blocks on I/O: it filters (minimum
-severity, include/exclude globs on names) and appends the event to a bounded buffer
-(``event_buffer.py``). A writer thread, waiting only in ``clock.sleep``
-(SimClock-compatible), wakes every ``flush_interval`` seconds, serialises the batch
-(``record_format.py``) and writes it with one ``write()`` call (``segment_writer.py``).
+severity, include/exclude globs on names), tells urgent from routine events
+(``durability.py``) and appends the event to a bounded buffer (``event_buffer.py``). A
+writer thread, waiting only in ``clock.sleep`` (SimClock-compatible), wakes only when
+there is work, serialises what waits (``record_format.py``) and appends it to the open
+segment as one gzip member (``segment_writer.py``):
 
-Durability (SD cards wear out, so ``fsync`` is rare): the segment is fsync'd when it is
-closed (rotation, shutdown) and optionally every ``fsync_interval`` seconds. A process
-crash (kill -9) loses at most what was still in memory, the last flush window; lines
-already written are never rewritten, and a torn last line is skipped by readers and
-cut off when the next run finalises the segment. A power cut can also lose what the
-kernel had not yet written back since the last fsync.
+- an urgent event (WARNING and above, lifecycle): written and synced at once, within
+  ``URGENT_GAP`` of the previous urgent sync (a burst of them shares one);
+- routine telemetry: every ``flush_interval`` seconds (default 300), or as soon as
+  ``FLUSH_EVENTS`` events (about 1 MiB of lines) wait, whichever comes first;
+- rotation, and shutdown.
+
+SD-card wear: on ext4 each flush costs a journal commit whatever its size, so few
+flushes, not few bytes, save the card; gzip members cut the bytes about tenfold. A
+process crash (kill -9) loses what was still in memory: routine telemetry of the last
+flush window, never an urgent event that had been synced. A power cut can also lose
+what the kernel had not written back since (about 30 s). Lines already written are
+never rewritten; a torn tail is skipped by readers and cut off when the next run
+finalises the segment.
 
 Rotation: every ``rotate_interval`` seconds of monotonic time since the segment was
 opened, at a UTC day change, and when the wall clock jumps (the ``wall - mono`` offset
 moves by more than ``JUMP_THRESHOLD``), so that a segment has one clock offset.
 Closing a segment writes its sidecar index (per-minute rollups); then closed segments
-are finalised and gzip'd (``finalize.py``, ``compress``) and retention is applied
+a crash left are finalised (``finalize.py``) and retention is applied
 (``retention.py``). At start the writer first does the same for what a crash left.
 
 Failures (full disk, read-only or unwritable directory): an error message
 ``history.write_failed`` says why in words (``failure_reports.py``), the daemon keeps
-running, events stay in memory up to the buffer's bound, and every flush retries;
+running, events stay in memory up to the buffer's bound (routine ones dropped first),
+and the writer retries every ``FAILURE_RETRY`` seconds (or flush, if sooner);
 ``history.write_resumed`` follows when writing works again.
+
+In the daemon's own process, chart queries also see what the writer holds and has not
+written yet (``live.py``), so the last minutes are never missing from a chart.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import math
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,9 +54,11 @@ from bussdcc import ClockProtocol, Event, EventBus, Message, Severity, Subscript
 from bussdcc_system.history.boot_id import read_boot_id
 from bussdcc_system.history.catalogue import list_segments
 from bussdcc_system.history.clock_jumps import JUMP_THRESHOLD
+from bussdcc_system.history.durability import Importance
 from bussdcc_system.history.event_buffer import EventBuffer
 from bussdcc_system.history.failure_reports import FailureReports
 from bussdcc_system.history.finalize import finalize_segment, remove_leftovers
+from bussdcc_system.history.live import publish_unwritten
 from bussdcc_system.history.lru import Lru
 from bussdcc_system.history.record_format import EncodedRecord, encode_event
 from bussdcc_system.history.retention import apply_retention, plan_retention
@@ -54,7 +69,16 @@ from bussdcc_system.history.sink_stats import SinkCounters, SinkStats
 log = logging.getLogger("bussdcc_system.history")
 
 CHUNK_BYTES = 1 << 20
-"""Write as soon as this much is pending (a backlog after a failure is written in chunks)."""
+"""At most this many bytes of lines in one member (a backlog after a failure is written
+in chunks)."""
+FLUSH_EVENTS = 4096
+"""Flush as soon as this many events wait (about 1 MiB of lines), even before the
+flush interval is over."""
+URGENT_GAP = 0.5
+"""Seconds between two syncs for urgent events at the most: a burst (the services
+starting at boot) shares one; a single one after a quiet spell is synced at once."""
+FAILURE_RETRY = 5.0
+"""Seconds between tries while writing fails (or the flush interval, if shorter)."""
 
 
 class HistorySettings(Protocol):
@@ -90,7 +114,7 @@ class HistorySink:
         clock: ClockProtocol | None = None,
         emit: Callable[[Message], object] | None = None,
         boot_id: str | None = None,
-        flush_interval: float = 5.0,
+        flush_interval: float = 300.0,
         rotate_interval: float = 3600.0,
         retention_days: float | None = 30.0,
         max_size_mb: float | None = 512.0,
@@ -106,6 +130,7 @@ class HistorySink:
         if flush_interval <= 0 or rotate_interval <= 0:
             raise ValueError("flush_interval and rotate_interval must be positive")
         self._buffer = EventBuffer(buffer_size)
+        self._importance = Importance()
         self.directory = Path(directory)
         self.clock: ClockProtocol = clock or SystemClock()
         self.boot_id = boot_id or read_boot_id()
@@ -125,6 +150,8 @@ class HistorySink:
         self.join_timeout = join_timeout
 
         self._wanted: Lru[str, bool] = Lru(4096)
+        self._lock = threading.Lock()
+        """Held while records move between "held" and "written" (``live.py``)."""
         self._backlog: deque[EncodedRecord] = deque()
         """Serialised events not yet queued for a segment (rotation decides which)."""
         self._counters = SinkCounters()
@@ -133,7 +160,7 @@ class HistorySink:
             self.clock,
             emit,
             buffer_size=buffer_size,
-            flush_interval=self.flush_interval,
+            flush_interval=self._retry_interval(),
         )
         self._writer = SegmentWriter(
             self.directory,
@@ -142,11 +169,18 @@ class HistorySink:
             counters=self._counters,
             failed=self._failed,
             written=self._written,
+            compress=compress,
+            lock=self._lock,
         )
-        self._stop = threading.Event()
+        self._wake = threading.Event()
+        """Set by ``handle`` (urgent or many events), ``close`` and the clock's jumps."""
+        self._stopping = False
         self._thread: threading.Thread | None = None
         self._sub: Subscription | None = None
         self._closed = False
+        self._last_flush = self.clock.monotonic()
+        self._last_urgent_sync = -math.inf
+        self._last_attempt = -math.inf
 
     @classmethod
     def from_config(
@@ -189,10 +223,15 @@ class HistorySink:
         return ok
 
     def handle(self, evt: Event[Message]) -> None:
-        """Filter and enqueue; O(1), never touches the disk, never waits for the writer."""
+        """Filter and enqueue; O(1), never touches the disk, never waits for the writer.
+
+        Wakes the writer for an urgent event, or when ``FLUSH_EVENTS`` events wait."""
         if evt.severity < self.min_severity or not self.wants(evt.name):
             return
-        self._buffer.append(evt)
+        urgent = self._importance.urgent(evt)
+        self._buffer.append(evt, urgent)
+        if urgent or len(self._buffer) == FLUSH_EVENTS:
+            self._wake.set()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -203,6 +242,7 @@ class HistorySink:
         thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
         self._thread = thread
         self.clock.adopt(thread)
+        publish_unwritten(self.directory, self._unwritten)
         thread.start()
 
     def close(self, timeout: float | None = None) -> None:
@@ -217,10 +257,13 @@ class HistorySink:
         if thread is None:
             self._final()
             return
-        self._stop.set()
+        self._stopping = True
+        self._wake.set()
         thread.join(self.join_timeout if timeout is None else timeout)
         if thread.is_alive():
             log.error("history writer did not stop within %.1fs", self.join_timeout)
+        else:
+            publish_unwritten(self.directory, None)
 
     def stats(self) -> SinkStats:
         c = self._counters
@@ -246,6 +289,18 @@ class HistorySink:
         """Events accepted but not yet written."""
         return len(self._buffer) + len(self._backlog) + self._writer.waiting()
 
+    def _unwritten(self, name: str) -> list[tuple[float, Mapping[str, Any]]]:
+        """``(time, data)`` of the records named ``name`` held and not yet written, for
+        chart queries in this process (``live.py``); oldest first."""
+        with self._lock:
+            held = self._writer.held(name)
+            held.extend(p for p in self._backlog if p.name == name)
+        out: list[tuple[float, Mapping[str, Any]]] = [(p.t, p.data) for p in held]
+        for evt, _urgent in self._buffer.peek():
+            if evt.name == name:
+                out.append((evt.time.timestamp(), evt.data))
+        return out
+
     # -- the writer thread -----------------------------------------------------------------
 
     def _run(self) -> None:
@@ -255,15 +310,49 @@ class HistorySink:
             log.exception("history recovery failed")
             self._counters.errors += 1
         while True:
-            stopping = self.clock.sleep(self.flush_interval, self._stop) or self._stop.is_set()
-            if stopping:
+            delay = self._next_wake() - self.clock.monotonic()
+            if delay > 0:
+                self.clock.sleep(delay, self._wake)
+            self._wake.clear()
+            if self._stopping:
                 break
-            try:
-                self._cycle()
-            except Exception:
-                log.exception("history writer cycle failed")
-                self._counters.errors += 1
+            if self._due():
+                try:
+                    self._cycle()
+                except Exception:
+                    log.exception("history writer cycle failed")
+                    self._counters.errors += 1
         self._final()
+
+    def _retry_interval(self) -> float:
+        return min(self.flush_interval, FAILURE_RETRY)
+
+    def _urgent_waiting(self) -> bool:
+        return (
+            self._buffer.urgent > 0
+            or self._writer.urgent_waiting()
+            or any(p.urgent for p in self._backlog)
+        )
+
+    def _next_wake(self) -> float:
+        """When the writer has work next (monotonic), unless ``handle`` wakes it sooner."""
+        if self._reports.failing:
+            return self._last_attempt + self._retry_interval()
+        wake = self._last_flush + self.flush_interval
+        if self._urgent_waiting():
+            wake = min(wake, self._last_urgent_sync + URGENT_GAP)
+        if len(self._buffer) >= FLUSH_EVENTS:
+            return self.clock.monotonic()
+        seg = self._writer.segment
+        if seg is not None:
+            wake = min(wake, seg.opened_mono + self.rotate_interval)
+            if self.fsync_interval:
+                wake = min(wake, seg.last_fsync + self.fsync_interval)
+        return wake
+
+    def _due(self) -> bool:
+        """Is there work now (the writer may have been woken early)?"""
+        return self._next_wake() <= self.clock.monotonic()
 
     def _final(self) -> None:
         try:
@@ -273,49 +362,66 @@ class HistorySink:
                 log.error("history: %d events could not be written at shutdown", lost)
                 self._writer.abandon()
                 self._buffer.count_dropped(lost)
-                self._backlog.clear()
+                with self._lock:
+                    self._backlog.clear()
                 self._report_drops(final=True, why="they could not be written at shutdown")
             self._report_drops(final=True)
         except Exception:
             log.exception("history writer failed at shutdown")
             self._counters.errors += 1
+        publish_unwritten(self.directory, None)
 
     def _cycle(self, final: bool = False) -> None:
+        """Write everything that waits; sync if an urgent event was among it; rotate."""
+        now = self.clock.monotonic()
         self._counters.flushes += 1
-        for evt in self._buffer.take():
-            p = self._encode(evt)
-            if p is not None:
-                self._backlog.append(p)
+        self._last_attempt = now
+        urgent = self._urgent_waiting()
+        encoded = [p for evt, u in self._buffer.take() if (p := self._encode(evt, u)) is not None]
+        with self._lock:
+            self._backlog.extend(encoded)
         self._enforce_bound()
         ok = self._drain()
         seg = self._writer.segment
+        if ok:
+            self._last_flush = now
+            if urgent and seg is not None and not final:
+                self._writer.sync(seg)
+                self._last_urgent_sync = self.clock.monotonic()
         if ok and seg is not None and not final:
-            now = self.clock.monotonic()
             if now - seg.opened_mono >= self.rotate_interval:
                 self._close_segment("interval")
             elif self.fsync_interval and now - seg.last_fsync >= self.fsync_interval:
-                self._writer.fsync(seg)
+                self._writer.sync(seg)
         self._report_drops(final)
 
     def _enforce_bound(self) -> None:
-        """Keep at most ``buffer_size`` unwritten events, dropping the oldest.
+        """Keep at most ``buffer_size`` unwritten routine events and as many urgent ones,
+        dropping the oldest (as the buffer does: telemetry never pushes a warning out).
 
-        The bound covers lines waiting for the open segment and the backlog. A line
+        The bound covers records waiting for the open segment and the backlog. A unit
         already partly written and the segment header stay.
         """
-        waiting = self._writer.waiting()
-        over = len(self._backlog) + waiting - self.buffer_size
-        if over <= 0:
+        with self._lock:
+            held = [*self._writer.queued(), *self._backlog]
+        routine_over = sum(1 for p in held if not p.urgent) - self.buffer_size
+        urgent_over = sum(1 for p in held if p.urgent) - self.buffer_size
+        if routine_over <= 0 and urgent_over <= 0:
             return
-        dropped = self._writer.drop_waiting(over) if waiting else 0
-        while dropped < over and self._backlog:
-            self._backlog.popleft()
-            dropped += 1
-        self._buffer.count_dropped(dropped)
+        over = {False: max(0, routine_over), True: max(0, urgent_over)}
+        gone: set[int] = set()
+        for p in held:  # oldest first: the writer's queue, then the backlog
+            if over[p.urgent] > 0:
+                over[p.urgent] -= 1
+                gone.add(id(p))
+        with self._lock:
+            self._writer.drop(gone)
+            self._backlog = deque(p for p in self._backlog if id(p) not in gone)
+        self._buffer.count_dropped(len(gone))
 
-    def _encode(self, evt: Event[Message]) -> EncodedRecord | None:
+    def _encode(self, evt: Event[Message], urgent: bool) -> EncodedRecord | None:
         try:
-            return encode_event(evt, self.boot_id)
+            return encode_event(evt, urgent)
         except Exception as exc:
             self._counters.errors += 1
             log.error("history: cannot serialise %s (#%d): %r", evt.name, evt.seq, exc)
@@ -341,8 +447,9 @@ class HistorySink:
                 seg = writer.open(p)
                 if seg is None:
                     return False
-            writer.queue(p)
-            backlog.popleft()
+            with self._lock:
+                backlog.popleft()
+                writer.queue(p)
             if writer.pending_bytes >= CHUNK_BYTES and not writer.write_out():
                 return False
         return writer.write_out()

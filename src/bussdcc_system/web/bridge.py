@@ -1,13 +1,14 @@
 """The bridge: runtime events become Socket.IO pushes without ever blocking dispatch.
 
-``notify`` runs on the dispatch thread and only sets a flag. One broadcast thread
-rebuilds the dashboard view (a flat ``key -> display value`` dict, see ``view.py``)
-when the state changed, and sends each client only the keys that differ from what
-*that client* last acknowledged. A client has at most one push in flight: until it
-acknowledges, changes accumulate and it then receives one patch with the latest
-values, not a backlog. A slow, stalled or vanished client therefore costs one queued
-packet and never delays dispatch or the other clients; Engine.IO's ping timeout
-disconnects it in the end.
+``notify`` runs on the dispatch thread and only sets a flag, and not even that while no
+browser is connected: nothing is computed for a screen nobody watches (the view is built
+when a client says ``hello``). One broadcast thread rebuilds the dashboard view (a flat
+``key -> display value`` dict, see ``view.py``) when the state changed, and sends each
+client only the keys that differ from what *that client* last acknowledged. A client has
+at most one push in flight: until it acknowledges, changes accumulate and it then
+receives one patch with the latest values, not a backlog. A slow, stalled or vanished
+client therefore costs one queued packet and never delays dispatch or the other clients;
+Engine.IO's ping timeout disconnects it in the end.
 
 Wire format (event ``"s"``, acknowledged by the client)::
 
@@ -98,8 +99,12 @@ class Bridge:
     # -- dispatch thread: O(1), never blocks ---------------------------------------------
 
     def notify(self) -> None:
-        """Something may have changed: wake the broadcast thread."""
-        self._wake.set()
+        """Something may have changed: wake the broadcast thread, if anyone is watching.
+
+        (A lock-free length check: a client saying ``hello`` meanwhile gets the view
+        built then, so no change is ever lost.)"""
+        if self._clients:
+            self._wake.set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -187,6 +192,8 @@ class Bridge:
     def _push(self) -> None:
         sends: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
+            if not self._clients:
+                return  # the last one left since the wake: nothing to build
             self._refresh()
             latest = self._version
             new = self._views[latest]

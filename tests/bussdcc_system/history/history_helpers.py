@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,6 +88,7 @@ def rig(
     clock = clock or SimClock(T0)
     bus = EventBus(clock)
     emitted: list[Message] = []
+    kwargs.setdefault("flush_interval", 5.0)  # routine telemetry: a flush every 5 s
     sink = HistorySink(directory, clock=clock, emit=emitted.append, boot_id=boot_id, **kwargs)
     sink.subscribe(bus)
     r = Rig(clock, bus, sink, directory, emitted)
@@ -181,3 +183,13 @@ def rec(
         "mono": t - 1e9 if mono is None else mono,
         "seq": seq,
     }
+
+
+def until(probe: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Wait (real time) for the writer thread to do what it does without the clock moving
+    (an urgent event is written at once); fail saying ``what`` did not happen."""
+    end = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > end:
+            raise AssertionError(f"{what} did not happen within {timeout}s")
+        time.sleep(0.005)

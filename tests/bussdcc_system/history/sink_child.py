@@ -4,6 +4,13 @@
 clock (flush every 20 ms, rotate every 250 ms, gzip) and print ``ack N`` whenever the
 sink's count of written records changes. The parent kills it with SIGKILL.
 
+``python sink_child.py warn DIR RUN``: the daemon's durability rules on the real clock:
+routine ``test.tick`` events (200 a second, flushed only every 60 s, so they stay in
+memory) and a
+WARNING ``test.warn`` about every 0.3 s; prints ``warned N`` when warning N is emitted
+and ``synced SIZE PATH`` each time the sink has synced a segment (its size then: what
+a power cut cannot take).
+
 ``python sink_child.py fsize DIR``: the same sink on a SimClock under RLIMIT_FSIZE (a
 "full disk" without root); prints the messages the sink reported, as JSON lines.
 
@@ -14,6 +21,7 @@ prints the reported messages as JSON lines.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import sys
@@ -22,8 +30,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bussdcc import EventBus, Message, SystemClock
+from bussdcc import EventBus, Message, Severity, SystemClock
 from bussdcc.testing import SimClock
+from bussdcc_system.history.segment_writer import OpenSegment, SegmentWriter
 from bussdcc_system.history.sink import HistorySink
 
 
@@ -70,6 +79,54 @@ def crash(directory: str, run: int) -> None:
             time.sleep(0.001)
 
 
+@dataclass(slots=True, frozen=True)
+class Warn(Message):
+    name = "test.warn"
+    severity = Severity.WARNING
+    run: int
+    n: int
+
+
+def warn(directory: str, run: int) -> None:
+    out = threading.Lock()
+
+    def say(text: str) -> None:
+        with out:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    real_sync = SegmentWriter.sync
+
+    def sync(self: SegmentWriter, seg: OpenSegment) -> None:
+        real_sync(self, seg)
+        say(f"synced {os.fstat(seg.fd).st_size} {seg.path}")
+
+    SegmentWriter.sync = sync  # type: ignore[method-assign]
+    sink = HistorySink(
+        directory,
+        clock=SystemClock(),
+        boot_id="warn-boot",
+        flush_interval=60.0,
+        buffer_size=10**7,
+        retention_days=None,
+        max_size_mb=None,
+    )
+    bus = EventBus()
+    sink.subscribe(bus)
+    sink.start()
+    i = n = 0
+    next_warning = time.monotonic() + 0.2
+    while True:
+        i += 1
+        bus.emit(Tick(run, i, "x" * (i % 50)))
+        if time.monotonic() >= next_warning:
+            n += 1
+            bus.emit(Warn(run, n))
+            say(f"warned {n}")
+            next_warning += 0.3
+        time.sleep(0.005)  # 200 ticks a second: never enough to flush before 60 s
+
+
 def _report(emitted: list[Message]) -> None:
     for m in emitted:
         print(json.dumps({"name": m.name, **m.to_dict()}), flush=True)
@@ -81,7 +138,14 @@ def fsize(directory: str) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     clock = SimClock(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
     emitted: list[Message] = []
-    sink = HistorySink(directory, clock=clock, emit=emitted.append, boot_id="fsize", compress=False)
+    sink = HistorySink(
+        directory,
+        clock=clock,
+        emit=emitted.append,
+        boot_id="fsize",
+        compress=False,
+        flush_interval=5.0,
+    )
     bus = EventBus(clock)
     sink.subscribe(bus)
     sink.start()
@@ -103,7 +167,9 @@ def fsize(directory: str) -> None:
 def unwritable(directory: str) -> None:
     clock = SimClock(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
     emitted: list[Message] = []
-    sink = HistorySink(directory, clock=clock, emit=emitted.append, boot_id="unwritable")
+    sink = HistorySink(
+        directory, clock=clock, emit=emitted.append, boot_id="unwritable", flush_interval=5.0
+    )
     bus = EventBus(clock)
     sink.subscribe(bus)
     sink.start()
@@ -120,6 +186,8 @@ if __name__ == "__main__":
     mode, target = sys.argv[1], sys.argv[2]
     if mode == "crash":
         crash(target, int(sys.argv[3]))
+    elif mode == "warn":
+        warn(target, int(sys.argv[3]))
     elif mode == "fsize":
         fsize(target)
     else:

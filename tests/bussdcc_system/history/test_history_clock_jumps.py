@@ -28,7 +28,7 @@ def test_boot_in_1970_then_ntp_jump_corrects_times_and_keeps_data(tmp_path: Path
         # the jump closed the 1970 segment (and retention at that rotation kept it)
         assert [s.name for s in segs] == [
             "1970-01-01/00-00-05.jsonl.gz",
-            "2026-03-01/10-10-05.jsonl",
+            "2026-03-01/10-10-05.jsonl.gz",
         ]
         assert (
             segs[0].shift == (synced - datetime(1970, 1, 1, 0, 10, 5, tzinfo=UTC)).total_seconds()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -66,16 +68,29 @@ def _of(emitted: list[Message], name: str) -> list[dict[str, object]]:
     return [m.to_dict() for m in emitted if m.name == name]
 
 
+@dataclass(slots=True, frozen=True)
+class Noisy(Message):
+    """A record gzip cannot shrink much: a flush of 99 of them is several pages."""
+
+    name = "system.cpu.usage.updated"
+    percent: float
+    noise: str
+
+
+def noisy(i: int) -> Noisy:
+    return Noisy(float(i), os.urandom(64).hex())
+
+
 def test_full_disk_is_reported_kept_in_memory_and_resumes(small_fs: Path) -> None:
     directory = small_fs / "history"
     with rig(directory, buffer_size=400) as r:
-        r.emit(cpu(0.0))
+        r.emit(noisy(0))
         r.clock.advance(5)  # the segment exists and has its first record
         filler = _fill(small_fs)
         # leave one page: the next batch is written only in part (a short write)
         os.truncate(filler, max(0, filler.stat().st_size - 4096))
         for i in range(1, 100):
-            r.emit(cpu(float(i)))
+            r.emit(noisy(i))
         r.clock.advance(5)
         (failed,) = _of(r.emitted, "history.write_failed")
         assert failed["reason"] == "the disk is full (no space left on device)"
@@ -83,7 +98,7 @@ def test_full_disk_is_reported_kept_in_memory_and_resumes(small_fs: Path) -> Non
         assert failed["directory"] == str(directory)
         assert r.sink.stats().failing
         for i in range(100, 150):
-            r.emit(cpu(float(i)))
+            r.emit(noisy(i))
         r.clock.advance(5)
         r.clock.advance(5)
         assert len(_of(r.emitted, "history.write_failed")) == 1  # said once, not every retry
@@ -93,9 +108,9 @@ def test_full_disk_is_reported_kept_in_memory_and_resumes(small_fs: Path) -> Non
         (resumed,) = _of(r.emitted, "history.write_resumed")
         assert resumed["dropped"] == 0 and resumed["failed_for"] == 15.0
         assert not r.sink.stats().failing
-        # the batch that was cut short was completed byte for byte: no broken line
-        raw = (directory / "2026-03-01" / "10-00-00.jsonl").read_bytes()
-        assert all(json.loads(line) for line in raw.splitlines())
+        # the flush that was cut short was completed byte for byte: whole gzip members
+        raw = (directory / "2026-03-01" / "10-00-00.jsonl.gz").read_bytes()
+        assert all(json.loads(line) for line in gzip.decompress(raw).splitlines())
     assert [x.data["percent"] for x in read_records(directory)] == [float(i) for i in range(150)]
 
 

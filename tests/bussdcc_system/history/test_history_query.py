@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import random
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,8 +51,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
         segs = list_segments(directory)
         assert segs[-1].indexed is False and all(s.indexed for s in segs[:-1])
     # leave the last segment as a crash would (open, no index)
-    last = segs[-1]
-    (directory / last.name.replace(".jsonl", ".idx")).unlink(missing_ok=True)
+    segs[-1].index_path.unlink()
+    assert not list_segments(directory)[-1].indexed
     return directory
 
 
@@ -264,3 +265,41 @@ def test_datetimes_are_accepted(history: Path) -> None:
     )
     b = query_series(history, "system.cpu.usage.updated:percent", T0, T0 + 3600, 60)
     assert a == b
+
+
+def test_a_chart_in_the_daemon_reaches_the_present_counting_each_record_once(
+    tmp_path: Path,
+) -> None:
+    metric = "system.cpu.usage.updated:percent"
+    clock = SimClock(START)
+    with rig(tmp_path, clock=clock, flush_interval=300.0) as r:
+        for i in range(120):
+            r.emit(cpu(float(i)))
+            clock.advance(1)
+        assert r.sink.stats().records == 0  # routine telemetry: still in the writer's hands
+        for points in (600, 10):  # 1-second steps (raw) and whole minutes (rollups)
+            series = query_series(tmp_path, metric, T0, T0 + 900, points)
+            assert sum(b.count for b in series) == 120
+        counts: list[int] = []
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.is_set():
+                for points in (900, 15):
+                    counts.append(
+                        sum(b.count for b in query_series(tmp_path, metric, T0, T0 + 900, points))
+                    )
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        try:
+            for i in range(120, 900):  # three flushes while charts are being drawn
+                r.emit(cpu(float(i)))
+                clock.advance(1)
+        finally:
+            stop.set()
+            poller.join()
+        assert counts and max(counts) <= 900  # never a record counted twice
+        assert r.sink.stats().records == 900
+        series = query_series(tmp_path, metric, T0, T0 + 900, 900)
+        assert [b.max for b in series if b.count] == [float(i) for i in range(900)]

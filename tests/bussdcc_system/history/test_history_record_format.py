@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from bussdcc import Message
 from bussdcc_system.history.reader import read_records
-from tests.bussdcc_system.history.history_helpers import cpu, rig
+from tests.bussdcc_system.history.history_helpers import T0, cpu, cpu_rec, rig, write_segment
 
 
 @dataclass(slots=True, frozen=True)
@@ -22,19 +23,41 @@ def test_one_line_per_event_in_the_documented_format(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
         r.emit(cpu(12.5))
         r.clock.advance(5)
-        path = tmp_path / "2026-03-01" / "10-00-00.jsonl"
-        lines = path.read_bytes().splitlines()
+        path = tmp_path / "2026-03-01" / "10-00-00.jsonl.gz"
+        lines = gzip.decompress(path.read_bytes()).splitlines()  # what zcat prints
     header, line = (json.loads(x) for x in lines)
     assert header["name"] == "history.segment"
-    assert header["data"]["number"] == 1
-    assert list(line) == ["time", "name", "data", "boot", "mono", "seq"]
+    assert header["data"]["number"] == 1 and header["data"]["version"] == 2
+    assert header["boot"] == "boot-a"  # once per segment: the records inherit it
+    assert list(line) == ["time", "name", "data", "mono", "seq"]
     assert line["time"] == "2026-03-01T10:00:00.000Z"
     assert line["name"] == "system.cpu.usage.updated"
     assert line["data"]["percent"] == 12.5
     assert line["data"]["per_core"] == [12.5, None]
-    assert line["boot"] == "boot-a"
     assert line["mono"] == 1000.0
     assert line["seq"] == 1
+    (got,) = read_records(tmp_path)
+    assert got.boot == "boot-a"
+    assert got.to_json() == {
+        "time": "2026-03-01T10:00:00.000Z",
+        "name": "system.cpu.usage.updated",
+        "data": line["data"],
+        "boot": "boot-a",
+        "mono": 1000.0,
+        "seq": 1,
+    }
+
+
+def test_version_1_lines_with_their_own_boot_are_read(tmp_path: Path) -> None:
+    write_segment(
+        tmp_path,
+        "2026-03-01/10-00-00.jsonl",
+        [cpu_rec(T0.timestamp(), 3.0, boot="old-boot", mono=5.0)],
+        number=1,
+        boot="old-boot",
+    )
+    (got,) = read_records(tmp_path)
+    assert got.boot == "old-boot" and got.mono == 5.0 and got.data["percent"] == 3.0
 
 
 def test_non_finite_numbers_are_written_as_null(tmp_path: Path) -> None:

@@ -47,3 +47,24 @@ def test_truncated_gzip_yields_what_is_there(
     assert 0 < len(got) < 2000
     assert got == list(range(len(got)))
     assert any("truncated" in r.getMessage() for r in caplog.records)
+
+
+def test_sidecars_are_gzip_and_version_1_plain_ones_are_still_read(tmp_path: Path) -> None:
+    from bussdcc_system.history.query import clear_caches, query_series
+    from tests.bussdcc_system.history.history_helpers import rig
+
+    with rig(tmp_path) as r:
+        r.sample_cpu(180)
+    (seg,) = list_segments(tmp_path)
+    raw = seg.index_path.read_bytes()
+    assert raw.startswith(b"\x1f\x8b") and seg.indexed
+    metric = "system.cpu.usage.updated:percent"
+    t0 = seg.start or 0.0
+    expected = query_series(tmp_path, metric, t0, t0 + 180, 3)
+    text = gzip.decompress(raw).replace(b'"v":2', b'"v":1', 1)
+    seg.index_path.write_bytes(text)  # as version 1 wrote it
+    clear_caches()
+    (old,) = list_segments(tmp_path)
+    assert old.indexed and old.records == 180
+    seg.path.write_bytes(gzip.compress(b""))  # only the sidecar can answer now
+    assert query_series(tmp_path, metric, t0, t0 + 180, 3) == expected

@@ -29,10 +29,10 @@ def test_events_are_batched_into_one_write_per_flush(tmp_path: Path) -> None:
         r.clock.advance(0.1)
         stats = r.sink.stats()
         assert stats.records == 50
-        assert stats.writes == 1  # header and 50 lines in one write()
-        assert stats.fsyncs == 0  # no fsync until rotation or shutdown
+        assert stats.writes == 1  # header and 50 lines in one gzip member, one write()
+        assert stats.fsyncs == 0  # routine telemetry: no fsync until rotation or shutdown
         assert stats.pending == 0
-        assert stats.segment == "2026-03-01/10-00-00.jsonl"
+        assert stats.segment == "2026-03-01/10-00-00.jsonl.gz"
 
 
 def test_filters_by_severity_and_name_globs(tmp_path: Path) -> None:
@@ -62,8 +62,8 @@ def test_close_flushes_fsyncs_and_next_start_finalises(tmp_path: Path) -> None:
     stats = r.sink.stats()
     assert stats.records == 7 and stats.fsyncs >= 1
     segs = list_segments(tmp_path)
-    assert len(segs) == 1 and segs[0].indexed and not segs[0].compressed
-    # the next run (same boot: the monotonic clock goes on) compresses it, numbers go on
+    assert len(segs) == 1 and segs[0].indexed and segs[0].compressed
+    # the next run (same boot: the monotonic clock goes on): numbers go on
     with rig(tmp_path, clock=r.clock) as r2:
         r2.emit(cpu(99.0))
         r2.clock.advance(5)

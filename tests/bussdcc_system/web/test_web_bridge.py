@@ -142,3 +142,33 @@ def test_a_failing_view_builder_does_not_end_the_thread() -> None:
         wait_for(lambda: rec.to("c"), what="a push after the failure")
     finally:
         assert bridge.stop(2.0)
+
+
+def test_nothing_is_built_while_no_client_is_connected() -> None:
+    rec, src = Recorder(), Source()
+    builds: list[int] = []
+
+    def build() -> dict[str, Any]:
+        builds.append(src.version)
+        return dict(src.view)
+
+    bridge = Bridge(rec, build, lambda: src.version, build_id="b1")
+    bridge.start()
+    try:
+        for i in range(200):
+            src.set(a=i)
+            bridge.notify()
+        assert bridge.hello("s1")["view"]["a"] == 199  # built on connect, current
+        assert builds == [200]
+        bridge.disconnect("s1")
+        for i in range(200, 300):
+            src.set(a=i)
+            bridge.notify()
+        assert builds == [200] and not rec.sent
+        assert bridge.hello("s2")["view"]["a"] == 299
+        src.set(a=300)
+        bridge.notify()
+        wait_for(lambda: rec.to("s2"), what="a push to the new client")
+        assert rec.to("s2")[0][0] == {"c": {"a": 300}}
+    finally:
+        assert bridge.stop(2.0)
