@@ -209,8 +209,8 @@ def layout_lists(layout: Any) -> tuple[list[str], list[str]]:
 
 
 def _fault(v: View) -> str:
-    """The worst of health, power and failed devices: the kiosk gives its space to the
-    faults (and drops its charts) when this is not ``ok``."""
+    """The worst of health, power and failed devices: when it is not ``ok`` the kiosk
+    makes its big figures smaller, to give the faults the room."""
     levels = [str(v.get("h.level") or "unknown"), str(v.get("pw.level") or "unknown")]
     if v.get("dev.failed"):
         levels.append("warning")
@@ -338,8 +338,7 @@ def _disk_io(v: View, io: dict[str, Any], uptime: float | None) -> None:
     wrote today and a day on average, which is what tells how fast it wears."""
     devices = sorted(k for k, d in io.items() if isinstance(d, dict))
     if not devices:
-        words = "no SD card on this host" if io is not None else ""
-        v["sd.name"], v["x.sd"] = "SD card", words or "no SD card on this host"
+        v["sd.dev"], v["x.sd"] = "", "no SD card on this host"
         v["sd.w"] = v["sd.r"] = DASH
         v["sd.today"] = v["sd.day"] = v["sd.boot"] = ""
         v["c.sdw"] = v["c.sdr"] = None
@@ -347,7 +346,7 @@ def _disk_io(v: View, io: dict[str, Any], uptime: float | None) -> None:
     dev = devices[0]
     d = io[dev]
     w, r = num(d.get("write_bytes_per_s"), 0), num(d.get("read_bytes_per_s"), 0)
-    v["sd.name"], v["x.sd"] = f"SD card {dev}", ""
+    v["sd.dev"], v["x.sd"] = dev, ""
     v["sd.w"], v["sd.r"] = rate(w), rate(r)
     v["c.sdw"], v["c.sdr"] = w, r
     written, today = d.get("bytes_written"), d.get("written_today")

@@ -151,7 +151,7 @@ def test_cpu_clock_against_its_maximum_and_capping(rt: Runtime) -> None:
 
 def test_the_sd_card_wear_figures(rt: Runtime) -> None:
     v = build_view(fed(rt).state)
-    assert v["sd.name"] == "SD card mmcblk0"
+    assert v["sd.dev"] == "mmcblk0"
     assert (v["sd.w"], v["sd.r"]) == ("24.0 KiB/s", "4.0 KiB/s")
     since = local_time(rt.state.get("system.disk_io")["mmcblk0"]["today_since"], "%H:%M")
     assert v["sd.today"] == f"384.0 MiB written today since {since}"
