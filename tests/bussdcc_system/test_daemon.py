@@ -244,14 +244,7 @@ def test_stalled_critical_service_stops_watchdog_pings(notify, tmp_path):
 
 def history_names(history: Path) -> list[str]:
     """The record names in the history files, in order (a line being written is skipped)."""
-    names = []
-    for f in sorted(history.rglob("*.jsonl")):
-        for line in f.read_text().splitlines():
-            try:
-                names.append(json.loads(line)["name"])
-            except ValueError:
-                continue
-    return names
+    return [record["name"] for record in history_records(history)]
 
 
 def wait_until(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
