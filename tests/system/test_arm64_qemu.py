@@ -18,6 +18,7 @@ import socket
 import struct
 import subprocess
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,25 @@ class NotifySocket:
         self.sock.close()
 
 
+def whole_lines(path: Path) -> list[str]:
+    """The complete lines of a segment: plain JSONL, or gzip members appended one per
+    flush (a member being written may be cut: it is skipped)."""
+    data = path.read_bytes()
+    if not path.name.endswith(".gz"):
+        return data.decode("utf-8", "replace").split("\n")[:-1]  # the last may be torn
+    text = b""
+    while data:
+        member = zlib.decompressobj(wbits=31)
+        try:
+            text += member.decompress(data)
+        except zlib.error:
+            break
+        if not member.eof:
+            break
+        data = member.unused_data
+    return text.decode("utf-8", "replace").split("\n")[:-1]
+
+
 def test_the_daemon_runs_in_the_foreground_under_emulation(
     arm64: Container, system_workdir: Path, timings: Timings
 ) -> None:
@@ -246,8 +266,8 @@ def test_the_daemon_runs_in_the_foreground_under_emulation(
 
         def complete_lines() -> list[dict[str, Any]] | None:
             alive()
-            for path in sorted(history.rglob("*.jsonl")):
-                complete = path.read_text().split("\n")[:-1]  # the last may be torn
+            for path in sorted(history.rglob("*.jsonl*")):
+                complete = whole_lines(path)
                 records = [json.loads(line) for line in complete if line.strip()]
                 if records:
                     return records
@@ -256,7 +276,7 @@ def test_the_daemon_runs_in_the_foreground_under_emulation(
         records = wait_for("JSONL history written", complete_lines, timeout=300)
         timings.record(SECTION, "ready_to_first_history_line_s", time.monotonic() - start)
         assert {"time", "name", "data"} <= set(records[0]), records[0]
-        owners = {p.stat().st_uid for p in history.rglob("*.jsonl")}
+        owners = {p.stat().st_uid for p in history.rglob("*.jsonl*")}
         assert owners == {uid_of(arm64, "bussdcc-system")}, owners
     finally:
         arm64.stop(timeout=10)
