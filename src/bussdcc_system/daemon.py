@@ -121,6 +121,7 @@ class Daemon(SignalRuntime):
             config.web,
             history_dir=config.history.directory,
             liveness=self.liveness,
+            degraded=self.degraded,
             listener=listener,
         )
         self.register_interface(web)
@@ -179,10 +180,17 @@ class Daemon(SignalRuntime):
         if self.web is not None:
             parts.append(f"dashboard on port {self.config.web.port}")
         if self.history is not None:
-            parts.append(f"history in {self.config.history.directory}")
+            parts.append(self.history.problem() or f"history in {self.config.history.directory}")
         if mqtt := mqtt_status_words(self.state.get("system.mqtt")):
             parts.append(mqtt)
         return "; ".join(parts)
+
+    def degraded(self) -> tuple[str, ...]:
+        """What works only in part, in words, for ``/healthz`` (status ``degraded``, still
+        200): never a reason to withhold the watchdog, since a restart frees no disk."""
+        history = self.history
+        problem = history.problem() if history is not None else None
+        return (problem,) if problem else ()
 
     # -- main-thread work ---------------------------------------------------------------
 

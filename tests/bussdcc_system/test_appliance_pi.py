@@ -431,9 +431,16 @@ def test_full_disk_keeps_the_daemon_serving_and_history_resumes(
     assert failed["data"]["error"] == "ENOSPC"
     assert failed["data"]["directory"] == str(history)
 
-    # Still serving and still alive for systemd while the disk is full.
+    # Still serving and still alive for systemd while the disk is full, and saying why
+    # history is not written: on /healthz (degraded, still 200) and in STATUS=.
     status, body = app.get("/healthz")
-    assert status == 200 and json.loads(body)["status"] == "ok", body
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "degraded", body
+    (why,) = health["degraded"]
+    assert why.startswith(f"history cannot be written to {history}: the disk is full"), why
+    assert "(ENOSPC) for " in why
+    said = app.wait_status("history cannot be written")["STATUS"]
+    assert "the disk is full (no space left on device) (ENOSPC)" in said, said
     assert app.health()["level"] in ("ok", "warning", "critical")
     app.notify.collect(0.05)  # what was queued before
     pings = [m for m in app.notify.collect(3.5) if m.get("WATCHDOG") == "1"]
@@ -452,8 +459,40 @@ def test_full_disk_keeps_the_daemon_serving_and_history_resumes(
         return "system.memory.usage.updated" in rest
 
     wait_until(written_after_resume, what="new history lines after the space came back")
+    wait_until(
+        lambda: json.loads(app.get("/healthz")[1])["status"] == "ok", what="/healthz ok again"
+    )
+    assert f"history in {history}" in app.wait_status("history in")["STATUS"]
     names = [r["name"] for r in history_records(history)]
     assert "history.write_failed" in names  # kept in memory, then written
+    assert app.stop() == 0
+
+
+def test_history_directory_deleted_under_the_daemon_is_made_again_and_nothing_is_lost(
+    tmp_path: Path, pi4: Path, appliances: Callable[..., Appliance]
+) -> None:
+    history = tmp_path / "history"
+    app = appliances(root=pi4, history=history, env=MOCK_GPIO)
+    app.start()
+
+    def memory_samples() -> list[float]:
+        records = history_records(history)
+        return [r["time"] for r in records if r["name"] == "system.memory.usage.updated"]
+
+    wait_until(lambda: len(memory_samples()) >= 2, what="history written")
+    before = memory_samples()
+    shutil.rmtree(history)  # a careless `rm -rf /var/lib/bussdcc-system/history`
+    lost = wait_until(lambda: app.event("history.directory_lost"), what="history.directory_lost")
+    assert lost["severity"] == "warning" and lost["data"]["how"] == "deleted"
+    assert lost["data"]["carried"] > 0
+    assert history.is_dir()
+    wait_until(lambda: len(memory_samples()) > len(before) + 2, what="history written again")
+    after = memory_samples()
+    assert after[: len(before)] == before  # what was written before the deletion is back
+    names = [r["name"] for r in history_records(history)]
+    assert "history.directory_lost" in names  # the warning itself is in history
+    status, body = app.get("/healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok", body
     assert app.stop() == 0
 
 

@@ -16,6 +16,12 @@ and "written", so a chart query that reads the files and then the held records
 Rotation: a segment holds one clock offset and one UTC day, and lasts at most
 ``rotate_interval`` seconds of monotonic time (``rotation_reason``). Closing it writes
 its sidecar index from what was written.
+
+A directory deleted or replaced under the writer (``rm -rf``, a restore, a mount over
+it): the open file descriptor still works, so without a check everything written from
+then on would go into a file nobody can reach. ``carry_over`` notices that the path no
+longer names the open file, makes the directory again and copies what the old file
+holds (read through ``/proc/self/fd``) into a new segment file there.
 """
 
 from __future__ import annotations
@@ -107,6 +113,30 @@ def rotation_reason(
     if p.mono - seg.opened_mono >= rotate_interval:
         return "interval"
     return None
+
+
+def _stem(path: Path) -> str:
+    return path.name.removesuffix(".gz").removesuffix(".jsonl")
+
+
+def _read_open_file(fd: int) -> bytes:
+    """What the (write-only, maybe deleted) file open at ``fd`` holds; b"" if it cannot
+    be read (no ``/proc``)."""
+    try:
+        with open(f"/proc/self/fd/{fd}", "rb") as f:
+            return f.read()
+    except OSError as exc:
+        log.error("history: cannot read back the open segment: %s", describe_os_error(exc))
+        return b""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.ENOSPC, "short write")
+        view = view[n:]
 
 
 def next_number(segs: Iterable[SegmentInfo], exclude: Path | None = None) -> int:
@@ -299,6 +329,58 @@ class SegmentWriter:
         self.segment = seg
         publish_open_segment(path, seg.rollup)
         return seg
+
+    def moved_away(self) -> bool:
+        """Is the open segment's path no longer the file being written (deleted, or the
+        directory replaced)? False with no open segment."""
+        seg = self.segment
+        if seg is None:
+            return False
+        try:
+            mine = os.fstat(seg.fd)
+        except OSError:
+            return False
+        try:
+            there = os.stat(seg.path)
+        except OSError:
+            return True
+        return mine.st_nlink == 0 or (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino)
+
+    def carry_over(self) -> int | None:
+        """Copy the open segment, whose path is gone, into a new file in the directory
+        made again, and go on writing there: the bytes carried, or None if that failed
+        (reported through ``failed``; the old file stays open and it is tried again)."""
+        seg = self.segment
+        assert seg is not None
+        data = _read_open_file(seg.fd)
+        day = seg.path.parent
+        try:
+            self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            day.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            fd, path = create_segment_file(day, _stem(seg.path), compressed=seg.compressed)
+        except OSError as exc:
+            self._failed(exc, f"making {day} again")
+            return None
+        try:
+            _write_all(fd, data)
+        except OSError as exc:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            self._failed(exc, f"copying {seg.name} into {day}")
+            return None
+        with self.lock:
+            with contextlib.suppress(OSError):
+                os.close(seg.fd)
+            publish_open_segment(seg.path, None)
+            seg.fd, seg.path, seg.size = fd, path, len(data)
+            seg.name = f"{day.name}/{path.name}"
+            seg.dir_synced = False
+            seg.day_created = True
+            publish_open_segment(path, seg.rollup)
+        self.counters.bytes += len(data)
+        self.sync(seg)
+        return len(data)
 
     def _suspended(self) -> float | None:
         """Seconds this host has been suspended since boot (real clocks only)."""

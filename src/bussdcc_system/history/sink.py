@@ -32,7 +32,13 @@ Failures (full disk, read-only or unwritable directory): an error message
 ``history.write_failed`` says why in words (``failure_reports.py``), the daemon keeps
 running, events stay in memory up to the buffer's bound (routine ones dropped first),
 and the writer retries every ``FAILURE_RETRY`` seconds (or flush, if sooner);
-``history.write_resumed`` follows when writing works again.
+``history.write_resumed`` follows when writing works again. ``problem()`` says it in a
+line while it lasts, for ``/healthz`` and ``STATUS=``.
+
+A history directory deleted or replaced while the daemon runs is noticed at the next
+flush (within ``flush_interval``, sooner when an urgent event comes): the directory is
+made again, the open segment is carried over into it (``segment_writer.py``) and
+``history.directory_lost`` says so; writing goes on there.
 
 In the daemon's own process, chart queries also see what the writer holds and has not
 written yet (``live.py``), so the last minutes are never missing from a chart.
@@ -62,6 +68,7 @@ from bussdcc_system.history.live import publish_unwritten
 from bussdcc_system.history.lru import Lru
 from bussdcc_system.history.record_format import EncodedRecord, encode_event
 from bussdcc_system.history.retention import apply_retention, plan_retention
+from bussdcc_system.history.segment_files import DIR_MODE
 from bussdcc_system.history.segment_info import SegmentInfo
 from bussdcc_system.history.segment_writer import SegmentWriter, next_number, rotation_reason
 from bussdcc_system.history.sink_stats import SinkCounters, SinkStats
@@ -181,6 +188,8 @@ class HistorySink:
         self._last_flush = self.clock.monotonic()
         self._last_urgent_sync = -math.inf
         self._last_attempt = -math.inf
+        self._directory_id: tuple[int, int] | None = None
+        """``(st_dev, st_ino)`` of the directory as last seen, to notice it replaced."""
 
     @classmethod
     def from_config(
@@ -285,6 +294,10 @@ class HistorySink:
             segment=None if seg is None else seg.name,
         )
 
+    def problem(self) -> str | None:
+        """What is wrong with writing history now, in one line (None when nothing is)."""
+        return self._reports.problem()
+
     def _pending(self) -> int:
         """Events accepted but not yet written."""
         return len(self._buffer) + len(self._backlog) + self._writer.waiting()
@@ -381,7 +394,7 @@ class HistorySink:
         with self._lock:
             self._backlog.extend(encoded)
         self._enforce_bound()
-        ok = self._drain()
+        ok = self._check_directory() and self._drain()
         seg = self._writer.segment
         if ok:
             self._last_flush = now
@@ -464,11 +477,47 @@ class HistorySink:
             self._maintain()
         return True
 
+    def _check_directory(self) -> bool:
+        """Notice that the directory (or the open segment in it) was deleted or replaced,
+        make it again and carry the open segment over; False if that failed."""
+        try:
+            st = os.stat(self.directory)
+            here: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except OSError:
+            here = None
+        known = self._directory_id
+        moved = self._writer.moved_away()
+        if not moved and (known is None or here == known):
+            self._directory_id = here
+            return True
+        how = "deleted" if here is None or here == known else "replaced"
+        seg = self._writer.segment
+        carried = 0
+        if moved:
+            done = self._writer.carry_over()
+            if done is None:
+                return False
+            carried = done
+        else:
+            try:
+                self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            except OSError as exc:
+                self._failed(exc, f"making {self.directory} again")
+                return False
+        self._reports.lost(how, None if seg is None else seg.path, carried)
+        try:
+            st = os.stat(self.directory)
+            self._directory_id = (st.st_dev, st.st_ino)
+        except OSError:
+            self._directory_id = None
+        return True
+
     # -- maintenance: finalise closed segments, retention ----------------------------------
 
     def _recover(self) -> None:
         """At start: remove temporary leftovers, finalise what a crash left, retention."""
         remove_leftovers(self.directory)
+        self._check_directory()  # remember which directory this is
         segs = list_segments(self.directory, now=self.clock.time())
         if self._writer.next_number is None:
             self._writer.next_number = next_number(segs)

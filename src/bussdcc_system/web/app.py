@@ -15,7 +15,7 @@ import importlib.util
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, abort, request
@@ -102,6 +102,7 @@ def create_app(
     history_dir: str | None = None,
     emit: Callable[[Message], object] | None = None,
     liveness: Callable[[], object] | None = None,
+    degraded: Callable[[], Sequence[str]] | None = None,
     started_at: float | None = None,
     assets: Assets | None = None,
 ) -> Flask:
@@ -136,6 +137,7 @@ def create_app(
         history_dir=history_dir,
         emit=emit,
         liveness=liveness,
+        degraded=degraded,
         started_at=started_at if started_at is not None else time.time(),
         build_id=_build_id(assets),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,8 @@ class Web:
     history_dir: str | None
     emit: Callable[[Message], object] | None
     liveness: Callable[[], object] | None
+    degraded: Callable[[], Sequence[str]] | None
+    """What works but not fully (history cannot be written...), in words."""
     started_at: float
     build_id: str
     wall: Callable[[], float] = time.time

@@ -125,6 +125,14 @@ def _history_resumed(d: Data) -> str:
     return f"History is written again after {duration(float(d.get('failed_for') or 0))}{lost}"
 
 
+def _history_lost(d: Data) -> str:
+    how = "deleted" if d.get("how") == "deleted" else "replaced"
+    text = f"The history directory {_f(d, 'directory')} was {how} while running and was made again"
+    if d.get("segment"):
+        text += f"; the open segment {_f(d, 'segment')} was carried over"
+    return text
+
+
 SENTENCES: Final[dict[str, Callable[[Data], str]]] = {
     "system.health.changed": _health,
     "system.throttling.updated": _throttling,
@@ -155,6 +163,7 @@ SENTENCES: Final[dict[str, Callable[[Data], str]]] = {
     ),
     "history.write_failed": _history_failed,
     "history.write_resumed": _history_resumed,
+    "history.directory_lost": _history_lost,
     "history.dropped": lambda d: (
         f"History dropped {_f(d, 'dropped')} events: {_f(d, 'reason', 'no reason given')}"
     ),

@@ -16,7 +16,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bussdcc import Interface
@@ -48,6 +48,7 @@ class WebInterface(Interface):
         token: str | None = _UNSET,
         started_at: float | None = None,
         liveness: Callable[[], object] | None = None,
+        degraded: Callable[[], Sequence[str]] | None = None,
         stop_timeout: float = 2.0,
         listener: socket.socket | None = None,
     ) -> None:
@@ -62,6 +63,7 @@ class WebInterface(Interface):
         )
         self.started_at = started_at if started_at is not None else time.time()
         self.liveness = liveness
+        self.degraded = degraded
         self.stop_timeout = stop_timeout
         self.app: Flask | None = None
         self.web: Web | None = None
@@ -80,6 +82,7 @@ class WebInterface(Interface):
                 history_dir=self.history_dir,
                 emit=ctx.emit,
                 liveness=self.liveness,
+                degraded=self.degraded,
                 started_at=self.started_at,
             )
             self.web = get_web(self.app)

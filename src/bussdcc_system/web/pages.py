@@ -97,8 +97,22 @@ def register_pages(app: Flask, web: Web) -> None:
                 ok = bool(getattr(live, "ok", live))
                 reasons = getattr(live, "reasons", ())
                 body["reasons"] = list(reasons) if isinstance(reasons, tuple | list) else []
-        body["status"] = "ok" if ok else "failing"
+        degraded = checked_degraded() if ok else []
+        if degraded:
+            body["degraded"] = degraded
+        body["status"] = ("degraded" if degraded else "ok") if ok else "failing"
         return jsonify(body), 200 if ok else 503
+
+    def checked_degraded() -> list[str]:
+        """What works only in part, in words; a failing check is one more such reason.
+        Degraded is still 200: a restart would not free a disk, so neither systemd's
+        watchdog nor a load balancer should act on it."""
+        if web.degraded is None:
+            return []
+        try:
+            return [str(r) for r in web.degraded()]
+        except Exception as exc:
+            return [f"checking for degraded parts failed: {exc!r}"]
 
 
 __all__ = ["register_pages"]

@@ -195,3 +195,128 @@ def test_unwritable_directory_is_reported_and_the_sink_keeps_running(tmp_path: P
     assert list_segments(directory) == []
     os.chmod(directory, 0o755)
     assert errno.EACCES == 13
+
+
+# -- inodes ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def few_inodes(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs with plenty of space and only 16 inodes."""
+    mnt = tmp_path / "fs"
+    if not _mount(mnt, "size=1m,nr_inodes=16,mode=0755"):
+        pytest.skip("needs root to mount a tmpfs with few inodes")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)
+
+
+def _use_up_inodes(fs: Path) -> list[Path]:
+    made = []
+    with contextlib.suppress(OSError):
+        for i in range(1000):
+            path = fs / f"empty-{i}"
+            path.touch()
+            made.append(path)
+    return made
+
+
+def test_no_free_inodes_is_not_called_a_full_disk(few_inodes: Path) -> None:
+    directory = few_inodes / "history"
+    empties = _use_up_inodes(few_inodes)
+    assert os.statvfs(few_inodes).f_bfree > 0  # `df` shows free space
+    with rig(directory) as r:
+        r.emit(cpu(1.0))
+        r.clock.advance(5)
+        (failed,) = _of(r.emitted, "history.write_failed")
+        assert failed["error"] == "ENOSPC"
+        assert failed["reason"] == (
+            "the file system has no free inodes left (it cannot hold more files although"
+            " `df` may show free space; `df -i` shows it)"
+        )
+        assert r.sink.problem() == (
+            f"history cannot be written to {directory}: {failed['reason']} (ENOSPC) for 0 seconds"
+        )
+        r.clock.advance(5)
+        assert "(ENOSPC) for 5 seconds" in str(r.sink.problem())
+        for path in empties:
+            path.unlink()
+        r.clock.advance(5)
+        assert _of(r.emitted, "history.write_resumed")
+        assert r.sink.problem() is None
+    assert [x.data["percent"] for x in read_records(directory)] == [1.0]
+
+
+def test_a_full_disk_is_still_a_full_disk(small_fs: Path) -> None:
+    filler = _fill(small_fs)
+    assert os.statvfs(small_fs).f_favail > 0
+    with rig(small_fs / "history") as r:
+        r.emit(noisy(1))
+        r.clock.advance(5)
+        (failed,) = _of(r.emitted, "history.write_failed")
+        assert failed["reason"] == "the disk is full (no space left on device)"
+        assert "the disk is full" in str(r.sink.problem())
+    filler.unlink()
+
+
+# -- the directory deleted or replaced under the writer --------------------------------
+
+
+def test_a_deleted_directory_is_made_again_and_the_open_segment_carried_over(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "history"
+    with rig(directory, flush_interval=300.0) as r:
+        for i in range(3):
+            r.emit(cpu(float(i)))
+        r.clock.advance(300)  # written: the segment is open
+        (segment,) = directory.glob("*/*.jsonl.gz")
+        shutil.rmtree(directory)
+        for i in range(3, 6):
+            r.emit(cpu(float(i)))
+        r.clock.advance(300)  # one flush interval later
+        (lost,) = _of(r.emitted, "history.directory_lost")
+        assert lost["how"] == "deleted"
+        assert lost["directory"] == str(directory)
+        assert lost["segment"] == f"{segment.parent.name}/{segment.name}"
+        assert int(str(lost["carried"])) > 0
+        assert not _of(r.emitted, "history.write_failed")
+        r.emit(cpu(6.0))
+        r.clock.advance(300)
+        assert len(_of(r.emitted, "history.directory_lost")) == 1  # said once
+    # nothing the writer held is lost: what was in the deleted file, and what came after
+    assert [x.data["percent"] for x in read_records(directory)] == [float(i) for i in range(7)]
+    assert [p.name for p in directory.glob("*/*.jsonl.gz")] == [segment.name]
+
+
+def test_a_replaced_directory_is_noticed_and_writing_goes_on_in_the_new_one(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "history"
+    with rig(directory) as r:
+        r.emit(cpu(1.0))
+        r.clock.advance(5)
+        directory.rename(tmp_path / "history.old")  # an admin's "restore from backup"
+        directory.mkdir()
+        r.emit(cpu(2.0))
+        r.clock.advance(5)
+        (lost,) = _of(r.emitted, "history.directory_lost")
+        assert lost["how"] == "replaced"
+    assert [x.data["percent"] for x in read_records(directory)] == [1.0, 2.0]
+    assert [x.data["percent"] for x in read_records(tmp_path / "history.old")] == [1.0]
+
+
+def test_a_directory_deleted_between_segments_is_made_again_at_once(tmp_path: Path) -> None:
+    directory = tmp_path / "history"
+    with rig(directory, rotate_interval=10.0) as r:
+        r.emit(cpu(1.0))
+        r.clock.advance(10)  # the segment is closed at its interval; none is open now
+        shutil.rmtree(directory)
+        r.clock.advance(5)
+        (lost,) = _of(r.emitted, "history.directory_lost")
+        assert lost["how"] == "deleted" and lost["segment"] == "" and lost["carried"] == 0
+        assert directory.is_dir()  # there again before anything needs it
+        r.emit(cpu(2.0))
+        r.clock.advance(5)
+    assert [x.data["percent"] for x in read_records(directory)] == [2.0]

@@ -6,7 +6,11 @@ import pytest
 
 from bussdcc import message
 from bussdcc_system import messages as m
-from bussdcc_system.history.failure_reports import HistoryWriteFailed, HistoryWriteResumed
+from bussdcc_system.history.failure_reports import (
+    HistoryDirectoryLost,
+    HistoryWriteFailed,
+    HistoryWriteResumed,
+)
 from bussdcc_system.web.event_words import MAX_SENTENCE, SENTENCES, event_sentence
 
 
@@ -99,6 +103,14 @@ def test_history_trouble() -> None:
     )
     assert said(HistoryWriteResumed("/var/lib/h", 3600.0, 0)) == (
         "History is written again after an hour"
+    )
+    lost = HistoryDirectoryLost("/var/lib/h", "deleted", "2026-12-02/03-00-00.jsonl.gz", 900)
+    assert said(lost) == (
+        "The history directory /var/lib/h was deleted while running and was made again;"
+        " the open segment 2026-12-02/03-00-00.jsonl.gz was carried over"
+    )
+    assert said(HistoryDirectoryLost("/var/lib/h", "replaced", "", 0)) == (
+        "The history directory /var/lib/h was replaced while running and was made again"
     )
 
 
