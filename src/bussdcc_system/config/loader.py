@@ -9,6 +9,7 @@ for explicitly must exist. At most ``MAX_FILE_BYTES`` are read: a larger file (o
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -60,9 +61,14 @@ def load_config(path: str | os.PathLike[str] | None = None, *, explicit: bool = 
         return ConfigError([ConfigIssue(source, line, "", message)])
 
     try:
-        with resolved.open("rb") as file:
+        # O_NONBLOCK: a FIFO given as the file must not hang check-config or a reload
+        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as file:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise fail(f"cannot read {source}: it is {_kind(st.st_mode)}, not a file")
             data = file.read(MAX_FILE_BYTES + 1)
-            size = os.fstat(file.fileno()).st_size
+            size = st.st_size
     except FileNotFoundError:
         if not explicit:
             return Config(source=source)
@@ -88,6 +94,19 @@ def load_config(path: str | os.PathLike[str] | None = None, *, explicit: bool = 
             f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded", line
         ) from None
     return parse_config(text, source)
+
+
+def _kind(mode: int) -> str:
+    """What a path that is not a regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def parse_config(text: str, source: str = "<string>") -> Config:

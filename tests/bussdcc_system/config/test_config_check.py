@@ -320,3 +320,12 @@ def test_many_problems_are_listed_one_a_line_up_to_20(tmp_path: Path) -> None:
     assert result.lines[19] == "config.yaml:20: sampling19: unknown key; did you mean 'sampling'?"
     assert result.lines[20] == "config.yaml: ... and 282 more problems"
     assert max(len(line) for line in result.lines) <= 200
+
+
+def test_a_named_pipe_is_refused_at_once_not_waited_on(tmp_path: Path) -> None:
+    """Nobody writes into the FIFO: reading it would block check-config (and a reload)."""
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)
+    done = run(str(fifo), cwd=tmp_path)
+    assert done.returncode == 78, done
+    assert f"cannot read {fifo}: it is a named pipe (FIFO), not a file" in done.stderr
