@@ -301,6 +301,8 @@ class Daemon(SignalRuntime):
                 else:
                     self._console_sub.cancel()
         if diff.history_changed:
+            if self.web is not None:
+                self.web.set_history_dir(new.history.directory)
             if self.history is not None:
                 self.history.close()
             self.history, prepared.history = prepared.history, None

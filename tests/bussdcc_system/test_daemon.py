@@ -582,3 +582,29 @@ def test_the_units_reload_refuses_a_broken_file_and_leaves_the_daemon_alone(
         assert done["STATUS"].startswith("reloaded (1 change(s) applied)")
         daemon.signal(signal.SIGTERM)
         assert daemon.wait() == 0
+
+
+def test_charts_follow_history_to_its_new_directory_on_reload(
+    tmp_path: Path, notify: NotifySocket, setup: tuple[Path, int, Path]
+) -> None:
+    config, port, history = setup
+    moved = tmp_path / "history-moved"
+
+    def charted() -> int:
+        """CPU samples the dashboard's chart of the last hour has."""
+        query = "metric=system.cpu.usage.updated:percent&range=1h"
+        url = f"http://127.0.0.1:{port}/api/history?{query}"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            series = json.loads(resp.read())
+        return sum(1 for b in series["buckets"] if b["count"])
+
+    with DaemonProcess(config, notify) as daemon:
+        notify.wait_for(ready)
+        wait_until("history written", lambda: "system.cpu.usage.updated" in history_names(history))
+        config.write_text(config.read_text().replace(str(history), str(moved)))
+        assert reload_and_wait(daemon, notify)[-1]["STATUS"].startswith("reloaded (1 change")
+        wait_until("history in the new directory", lambda: bool(history_names(moved)))
+        shutil.rmtree(history)  # the old directory is gone: charts read the new one
+        wait_until("charts from the new directory", lambda: charted() > 0)
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0

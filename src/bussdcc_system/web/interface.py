@@ -154,6 +154,13 @@ class WebInterface(Interface):
         with self._lock:
             return self._server.url if self._server else None
 
+    def set_history_dir(self, directory: str | None) -> None:
+        """Charts and episodes read history from ``directory`` from now on (a reload moved
+        it)."""
+        self.history_dir = directory
+        if self.web is not None:
+            self.web.history_dir = directory
+
     def apply_config(self, config: WebConfig, listener: socket.socket | None = None) -> None:
         """Apply a reloaded configuration. ``listener``: the new address, already bound
         (taken over). Without one a new address is bound here, and ``BindError`` if it
