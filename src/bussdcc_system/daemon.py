@@ -101,6 +101,7 @@ class Daemon(SignalRuntime):
         self._last_ping = float("-inf")
         self._withheld = False
         self._last_status = ""
+        self._reloading = False
         self._reload_error: str | None = None
         """Shown in every STATUS= until a reload succeeds: the file on disk is not in use."""
 
@@ -227,7 +228,7 @@ class Daemon(SignalRuntime):
         self._set_status("not feeding the watchdog: " + "; ".join(live.reasons))
 
     def _refresh_status(self) -> None:
-        if not self._withheld:
+        if not self._withheld and not self._reloading:
             self._set_status(self.describe())
 
     def _set_status(self, text: str) -> None:
@@ -238,11 +239,14 @@ class Daemon(SignalRuntime):
     def on_reload(self) -> None:
         """SIGHUP: parse, prepare, commit; READY=1 whatever happens (systemd waits for it)."""
         self.notifier.reloading(f"reloading {self.config_path}")
+        self._reloading = True  # STATUS= says "reloading" until READY=1
         try:
             status = self._reload()
         except Exception as exc:  # a defect, not a reason: the traceback goes to the log
             log.exception("reload failed unexpectedly")
             status = self._reload_failed((f"unexpected error {exc!r} (see the log)",))
+        finally:
+            self._reloading = False
         self._last_status = status
         self.notifier.ready(status)
 
@@ -255,7 +259,13 @@ class Daemon(SignalRuntime):
         diff = diff_configs(self.config, new, auto_devices=self.components.auto_devices)
         try:
             prepared = prepare(
-                self, self.config, new, diff, web=self.web, components=self.components
+                self,
+                self.config,
+                new,
+                diff,
+                web=self.web,
+                components=self.components,
+                while_waiting=self.on_idle,  # a slow DNS lookup must not starve the watchdog
             )
         except ReloadError as exc:
             return self._reload_failed((str(exc),))

@@ -16,6 +16,7 @@ import errno
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,12 +73,16 @@ def prepare(
     *,
     web: WebInterface | None,
     components: Components,
+    while_waiting: Callable[[], object] | None = None,
 ) -> PreparedReload:
     """Make ready what ``new`` needs and ``running`` does not have, changing nothing
-    that runs; ``ReloadError`` (with everything undone) when something cannot be had."""
+    that runs; ``ReloadError`` (with everything undone) when something cannot be had.
+    ``while_waiting`` is called while a slow step (a DNS lookup) waits."""
     prepared = PreparedReload(new, diff)
     try:
-        prepared.listener, prepared.handover = prepare_listener(running, new, web)
+        prepared.listener, prepared.handover = prepare_listener(
+            running, new, web, while_waiting=while_waiting
+        )
         if diff.history_changed and new.history.enabled:
             prepared.created = prepare_history_directory(new.history.directory)
             prepared.history = HistorySink.from_config(
@@ -94,7 +99,11 @@ def prepare(
 
 
 def prepare_listener(
-    running: Config, new: Config, web: WebInterface | None
+    running: Config,
+    new: Config,
+    web: WebInterface | None,
+    *,
+    while_waiting: Callable[[], object] | None = None,
 ) -> tuple[socket.socket | None, bool]:
     """Bind the dashboard's new address: (listener, False); (None, False) when there is
     nothing to bind; (None, True) when only the running listener stands in the way (the
@@ -108,7 +117,7 @@ def prepare_listener(
     ):
         return None, False
     try:
-        return bind_socket(new.web.host, new.web.port), False
+        return bind_socket(new.web.host, new.web.port, while_waiting=while_waiting), False
     except BindError as exc:
         cause = exc.__cause__
         in_use = isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE

@@ -608,3 +608,43 @@ def test_charts_follow_history_to_its_new_directory_on_reload(
         wait_until("charts from the new directory", lambda: charted() > 0)
         daemon.signal(signal.SIGTERM)
         assert daemon.wait() == 0
+
+
+@pytest.fixture
+def silent_dns(tmp_path: Path):
+    """A resolv.conf naming a DNS server that never answers (a UDP socket nobody reads),
+    and the wrapper that runs the daemon with it: its own mount namespace, that file
+    bind-mounted on /etc/resolv.conf."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        from tests.prerequisites import unavailable
+
+        unavailable("a private /etc/resolv.conf needs root and unshare (util-linux)")
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.153", 53))
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.153\noptions timeout:2 attempts:2\n")
+    script = 'mount --bind "$0" /etc/resolv.conf && exec "$@"'
+    yield ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(resolv)]
+    server.close()
+
+
+def test_a_slow_dns_lookup_on_reload_keeps_the_watchdog_fed(
+    notify: NotifySocket, setup: tuple[Path, int, Path], silent_dns: list[str]
+) -> None:
+    """``web.host`` a name the DNS does not answer for: the lookup takes seconds, the
+    watchdog is fed meanwhile (systemd would kill a daemon that stops pinging), then the
+    reload fails in words and changes nothing."""
+    config, port, _history = setup
+    original = config.read_text()
+    with DaemonProcess(config, notify, wrapper=silent_dns) as daemon:
+        notify.wait_for(ready)
+        config.write_text(original.replace("host: 127.0.0.1", "host: dashboard.example"))
+        datagrams = reload_and_wait(daemon, notify)
+        pings = [m for m in datagrams if m.get("WATCHDOG") == "1"]
+        assert len(pings) >= 2, datagrams  # the lookup took seconds; pings went on
+        status = datagrams[-1]["STATUS"]
+        assert status.startswith("reload failed, still running the previous configuration:")
+        assert "cannot listen on dashboard.example:" in status, status
+        assert healthz(port) == 200
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0

@@ -12,9 +12,12 @@ in total, refused without a thread) and ``request_deadline`` (headers and body i
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import socket
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import LISTEN_QUEUE, get_sockaddr, select_address_family
@@ -62,12 +65,25 @@ def _describe(exc: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``port`` 0 picks a free one)."""
+RESOLVE_TIMEOUT = 10.0
+"""Seconds a host name may take to resolve when binding on a reload."""
+
+
+def bind_socket(
+    host: str, port: int, *, while_waiting: Callable[[], object] | None = None
+) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port`` 0 picks a free one).
+
+    ``while_waiting``: called about every 0.2 s while a host name is looked up (which
+    can take as long as DNS makes it), so that the daemon's main thread keeps feeding
+    the watchdog during a reload; the lookup is then given up after ``RESOLVE_TIMEOUT``."""
     label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         family = select_address_family(host, port)
-        address = get_sockaddr(host, port, family)
+        if while_waiting is None or _is_address(host):
+            address = get_sockaddr(host, port, family)
+        else:
+            address = _resolve_while(host, port, family, while_waiting, label)
         sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
         raise BindError(f"cannot listen on {label}: {_describe(exc)}") from exc
@@ -83,6 +99,47 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise BindError(f"cannot listen on {label}: {reason}") from exc
     sock.set_inheritable(False)
     return sock
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _resolve_while(
+    host: str,
+    port: int,
+    family: socket.AddressFamily,
+    while_waiting: Callable[[], object],
+    label: str,
+) -> Any:
+    """``get_sockaddr`` in a thread, calling ``while_waiting`` until it answers."""
+    result: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            result.append(get_sockaddr(host, port, family))
+        except OSError as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=lookup, name="web-resolve", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + RESOLVE_TIMEOUT
+    while thread.is_alive():
+        if time.monotonic() > deadline:
+            raise BindError(
+                f"cannot listen on {label}: looking up the host name took more than"
+                f" {RESOLVE_TIMEOUT:g} seconds (is DNS reachable? an address such as"
+                " 0.0.0.0 needs no lookup)"
+            )
+        thread.join(0.2)
+        while_waiting()
+    if isinstance(result[0], OSError):
+        raise result[0]
+    return result[0]
 
 
 class WebServer:
