@@ -106,6 +106,7 @@ def describe_os_error(exc: OSError, where: Path | None = None) -> str:
         errno.EROFS: "the file system is read-only",
         errno.ENOENT: "the directory does not exist",
         errno.ENOTDIR: "a part of the path is not a directory",
+        errno.EEXIST: "a file that is not a directory is in the way",
         errno.EIO: "input/output error (failing storage?)",
         errno.EFBIG: "the file is too large (file size limit reached)",
     }

@@ -320,3 +320,26 @@ def test_a_directory_deleted_between_segments_is_made_again_at_once(tmp_path: Pa
         r.emit(cpu(2.0))
         r.clock.advance(5)
     assert [x.data["percent"] for x in read_records(directory)] == [2.0]
+
+
+def test_a_file_in_place_of_the_directory_is_reported_until_it_is_moved_away(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "history"
+    with rig(directory) as r:
+        r.emit(cpu(1.0))
+        r.clock.advance(5)
+        shutil.rmtree(directory)
+        directory.write_text("oops\n")  # `cp notes.txt /var/lib/bussdcc-system/history`
+        r.emit(cpu(2.0))
+        r.clock.advance(5)
+        (failed,) = _of(r.emitted, "history.write_failed")
+        assert failed["reason"] == "a file that is not a directory is in the way"
+        assert failed["error"] == "EEXIST"
+        assert "a file that is not a directory is in the way (EEXIST)" in str(r.sink.problem())
+        directory.unlink()
+        r.clock.advance(5)
+        assert _of(r.emitted, "history.write_resumed")
+        (lost,) = _of(r.emitted, "history.directory_lost")
+        assert lost["how"] == "deleted"
+    assert [x.data["percent"] for x in read_records(directory)] == [1.0, 2.0]
