@@ -176,7 +176,14 @@ def test_the_limit_is_exact(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
-def test_a_device_is_not_a_configuration_file() -> None:
+def test_an_endless_file_is_refused_after_the_limit() -> None:
     with pytest.raises(ConfigError) as info:
-        load_config("/dev/zero", explicit=True)  # endless: never read
-    assert str(info.value) == "zero: cannot read /dev/zero: it is a device, not a file"
+        load_config("/dev/zero", explicit=True)
+    assert str(info.value) == (
+        "zero: cannot read /dev/zero: it is more than the limit of 131,072 bytes"
+        " (128 KiB; a configuration is a few KiB)"
+    )
+
+
+def test_dev_null_is_an_empty_file() -> None:
+    assert load_config("/dev/null", explicit=True) == Config(source="/dev/null")
