@@ -88,3 +88,14 @@ def nonblank(page: Any, png: bytes) -> tuple[float, int]:
         "data:image/png;base64," + base64.b64encode(png).decode(),
     )
     return float(result[0]), int(result[1])
+
+
+def assert_not_blank(browser: Any, png: bytes, name: object) -> None:
+    """Fail when the screenshot ``png`` (called ``name``) is blank or one colour, as
+    measured in a new page of ``browser``."""
+    probe = browser.new_page()
+    try:
+        variance, colours = nonblank(probe, png)
+    finally:
+        probe.close()
+    assert variance > 100 and colours > 50, f"{name} looks blank ({variance=}, {colours=})"

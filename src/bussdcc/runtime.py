@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self, TypedDict, TypeVar
 
 import bussdcc.message as message
 from bussdcc.clock import ClockProtocol, SystemClock
@@ -56,6 +56,15 @@ class Liveness:
     queue_depth: int
     services: tuple[ServiceLiveness, ...]
     reasons: tuple[str, ...]
+
+
+class RuntimeOptions(TypedDict, total=False):
+    """:class:`Runtime`'s keyword arguments, for a subclass that passes them on unchanged."""
+
+    clock: ClockProtocol | None
+    state: StateStore | None
+    join_timeout: float
+    dispatch_deadline: float
 
 
 class Runtime:

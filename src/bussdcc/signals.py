@@ -25,11 +25,10 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from types import FrameType
+from typing import Unpack
 
 import bussdcc.message as message
-from bussdcc.clock import ClockProtocol
-from bussdcc.runtime import BootCancelled, ThreadedRuntime
-from bussdcc.state import StateStore
+from bussdcc.runtime import BootCancelled, RuntimeOptions, ThreadedRuntime
 
 log = logging.getLogger("bussdcc.signals")
 
@@ -57,17 +56,8 @@ class SignalRuntime(ThreadedRuntime):
 
     idle_interval: float = 1.0
 
-    def __init__(
-        self,
-        *,
-        clock: ClockProtocol | None = None,
-        state: StateStore | None = None,
-        join_timeout: float = 5.0,
-        dispatch_deadline: float = 5.0,
-    ) -> None:
-        super().__init__(
-            clock=clock, state=state, join_timeout=join_timeout, dispatch_deadline=dispatch_deadline
-        )
+    def __init__(self, **options: Unpack[RuntimeOptions]) -> None:
+        super().__init__(**options)
         self._signals: deque[int] = deque()
         self._signal_cancel = False  # a shutdown signal arrived: cancel a boot in progress
         self._wake_r, self._wake_w = os.pipe()

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from bussdcc import Context, Event, Message
 
 STATE_PATH: Final = "system.health"
-_RANK: Final = {level: rank for rank, level in enumerate(m.HEALTH_LEVELS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +206,7 @@ class HealthProcess(Process):
                         f"Memory is {self._memory:.1f}% used, above the {hit[0]} limit {hit[1]:g}%",
                     )
                 )
-        out.sort(key=lambda f: -_RANK[f.level])
+        out.sort(key=lambda f: -m.HEALTH_RANK[f.level])
         return out
 
     def _throttling_findings(

@@ -16,6 +16,7 @@ See ``docs/telemetry.md`` for every field, its unit and when it is emitted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -25,6 +26,8 @@ from bussdcc_system import throttling_flags
 HealthLevel = Literal["ok", "warning", "critical"]
 HEALTH_LEVELS: Final[tuple[str, ...]] = ("ok", "warning", "critical")
 """Health levels from best to worst (index = rank)."""
+HEALTH_RANK: Final[Mapping[str, int]] = {level: rank for rank, level in enumerate(HEALTH_LEVELS)}
+"""Level -> rank (0 is ``ok``): what sorts findings and picks the worst of several."""
 
 THROTTLING_FLAGS: Final[tuple[str, ...]] = throttling_flags.FIELDS
 """The eight ``get_throttled`` flag fields of ``ThrottlingUpdated``, in field order (bits
@@ -405,6 +408,7 @@ share their base's name): the one registry of the appliance's vocabulary."""
 
 __all__ = [
     "HEALTH_LEVELS",
+    "HEALTH_RANK",
     "MESSAGE_TYPES",
     "THROTTLING_FLAGS",
     "Address",

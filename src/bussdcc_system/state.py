@@ -31,6 +31,15 @@ PATHS: Final[dict[str, str]] = {
 }
 """Messages stored whole at one path."""
 
+KEYED: Final[dict[str, tuple[str, str]]] = {
+    m.DiskUsageUpdated.name: ("system.disk", "mount"),
+    m.DiskIoUpdated.name: ("system.disk_io", "device"),
+    m.TemperatureUpdated.name: ("system.temperature", "device"),
+    m.ThrottlingUpdated.name: ("system.throttling", "device"),
+}
+"""Messages stored in a mapping at one path: the path, and the field whose value is the
+message's key in that mapping (one entry per mount, block device or device)."""
+
 WEB_CLIENTS: Final = "web.clients"
 """How many dashboards are connected now, written by the web side when one connects or
 goes: what lets a sampler that only matters to a person watching (the process list)
@@ -84,13 +93,10 @@ class StateProcess(Process):
 
     def __init__(self) -> None:
         self._handlers: dict[str, _Handler] = {name: self._whole for name in PATHS}
+        self._handlers.update({name: self._keyed for name in KEYED})
         self._handlers.update(
             {
-                m.DiskUsageUpdated.name: self._disk,
-                m.DiskIoUpdated.name: self._disk_io,
                 m.NetworkUsageUpdated.name: self._network,
-                m.TemperatureUpdated.name: self._temperature,
-                m.ThrottlingUpdated.name: self._throttling,
                 m.StatusLedChanged.name: self._led,
                 message.DeviceAttached.name: self._device,
                 message.DeviceFailed.name: self._device,
@@ -137,13 +143,9 @@ class StateProcess(Process):
     def _whole(self, ctx: Context, evt: Event[Message]) -> None:
         ctx.state.set(PATHS[evt.payload.name], self._data(evt))
 
-    def _disk(self, ctx: Context, evt: Event[Message]) -> None:
-        assert isinstance(evt.payload, m.DiskUsageUpdated)
-        ctx.state.update("system.disk", _merge(evt.payload.mount, self._data(evt)))
-
-    def _disk_io(self, ctx: Context, evt: Event[Message]) -> None:
-        assert isinstance(evt.payload, m.DiskIoUpdated)
-        ctx.state.update("system.disk_io", _merge(evt.payload.device, self._data(evt)))
+    def _keyed(self, ctx: Context, evt: Event[Message]) -> None:
+        path, field = KEYED[evt.payload.name]
+        ctx.state.update(path, _merge(getattr(evt.payload, field), self._data(evt)))
 
     def _network(self, ctx: Context, evt: Event[Message]) -> None:
         msg = evt.payload
@@ -163,14 +165,6 @@ class StateProcess(Process):
                 "updated": updated,
             },
         )
-
-    def _temperature(self, ctx: Context, evt: Event[Message]) -> None:
-        assert isinstance(evt.payload, m.TemperatureUpdated)
-        ctx.state.update("system.temperature", _merge(evt.payload.device, self._data(evt)))
-
-    def _throttling(self, ctx: Context, evt: Event[Message]) -> None:
-        assert isinstance(evt.payload, m.ThrottlingUpdated)
-        ctx.state.update("system.throttling", _merge(evt.payload.device, self._data(evt)))
 
     def _led(self, ctx: Context, evt: Event[Message]) -> None:
         msg = evt.payload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 
 from kernel_helpers import Ping
 
@@ -11,22 +12,31 @@ from bussdcc.testing import MessageLog, SimClock
 
 
 class Sticky(Service):
-    """Ticks every second; the tick numbered ``stall_on`` sleeps ``stall_for`` virtual seconds."""
+    """Ticks every second; the ticks numbered in ``stall_on`` sleep ``stall_for`` virtual
+    seconds, and those in ``crash_on`` then raise (counted across restarts)."""
 
     interval = 1.0
     deadline = 3.0
 
-    def __init__(self, name: str, critical: bool, stall_on: int = 2, stall_for: float = 10.0):
+    def __init__(
+        self,
+        name: str,
+        critical: bool,
+        stall_on: Collection[int] = (2,),
+        stall_for: float = 10.0,
+        crash_on: Collection[int] = (),
+    ):
         self.name = name
         self.critical = critical
-        self.stall_on = stall_on
-        self.stall_for = stall_for
+        self.stall_on, self.stall_for, self.crash_on = stall_on, stall_for, crash_on
         self.ticks = 0
 
     def tick(self, ctx: Context) -> None:
         self.ticks += 1
-        if self.ticks == self.stall_on:
+        if self.ticks in self.stall_on:
             ctx.clock.sleep(self.stall_for)
+        if self.ticks in self.crash_on:
+            raise RuntimeError("gave up waiting for the sensor")
 
 
 def test_stalled_critical_tick_is_reported_once_and_fails_liveness(
@@ -60,13 +70,7 @@ def test_stalled_critical_tick_is_reported_once_and_fails_liveness(
 def test_a_second_stall_is_reported_again(
     runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
-    class TwiceSticky(Sticky):
-        def tick(self, ctx: Context) -> None:
-            self.ticks += 1
-            if self.ticks in (2, 4):
-                ctx.clock.sleep(5.0)
-
-    runtime.register_service(TwiceSticky("twice", critical=False))
+    runtime.register_service(Sticky("twice", critical=False, stall_on=(2, 4), stall_for=5.0))
     runtime.boot()
     clock.advance(20.0)
     assert len(message_log.data("service.stalled")) == 2
@@ -76,15 +80,8 @@ def test_a_second_stall_is_reported_again(
 def test_a_stalled_tick_that_crashes_does_not_hide_the_next_stall(
     runtime: Runtime, clock: SimClock, message_log: MessageLog
 ) -> None:
-    class StallThenCrash(Sticky):
-        def tick(self, ctx: Context) -> None:
-            self.ticks += 1
-            if self.ticks in (2, 3):
-                ctx.clock.sleep(5.0)
-            if self.ticks == 2:
-                raise RuntimeError("gave up waiting for the sensor")
-
-    runtime.register_service(StallThenCrash("flaky", critical=False))
+    flaky = Sticky("flaky", critical=False, stall_on=(2, 3), stall_for=5.0, crash_on=(2,))
+    runtime.register_service(flaky)
     runtime.boot()
     clock.advance(6.0)  # tick 2: stalls (t=5), crashes at t=6, restarts at t=6.5
     assert len(message_log.data("service.stalled")) == 1

@@ -90,13 +90,8 @@ def test_processes_before_interfaces_in_registration_order(
             if evt.name == "test.ping":
                 order.append(self.name)
 
-    class Face(Interface):
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def handle_event(self, ctx: Context, evt: Event[Message]) -> None:
-            if evt.name == "test.ping":
-                order.append(self.name)
+    class Face(Interface, Tap):
+        pass
 
     runtime.register_interface(Face("web"))
     runtime.register_process(Tap("p1"))

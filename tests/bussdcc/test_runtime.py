@@ -55,7 +55,24 @@ class JDevice(Device):
             raise OSError(f"{self.id} disconnect failed")
 
 
-class JProcess(Process):
+class Journaled:
+    """``start`` and ``stop`` written to the shared journal (``stop`` fails with
+    ``fail_stop``), whatever kind of component mixes it in."""
+
+    name: str
+    journal: Journal
+    fail_stop: bool
+
+    def start(self, ctx: Context) -> None:
+        self.journal.add(f"start {self.name}")
+
+    def stop(self, ctx: Context) -> None:
+        self.journal.add(f"stop {self.name}")
+        if self.fail_stop:
+            raise RuntimeError(f"{self.name} stop failed")
+
+
+class JProcess(Journaled, Process):
     def __init__(
         self, name: str, journal: Journal, fail_stop: bool = False, fail_start: bool = False
     ) -> None:
@@ -66,14 +83,9 @@ class JProcess(Process):
         self.journal.add(f"attach {self.name}")
 
     def start(self, ctx: Context) -> None:
-        self.journal.add(f"start {self.name}")
+        super().start(ctx)
         if self.fail_start:
             raise RuntimeError(f"{self.name} cannot start")
-
-    def stop(self, ctx: Context) -> None:
-        self.journal.add(f"stop {self.name}")
-        if self.fail_stop:
-            raise RuntimeError(f"{self.name} stop failed")
 
     def detach(self) -> None:
         self.journal.add(f"detach {self.name}")
@@ -85,19 +97,11 @@ class JInterface(Interface, JProcess):  # type: ignore[misc]
     pass
 
 
-class JService(Service):
+class JService(Journaled, Service):
     interval = 1.0
 
     def __init__(self, name: str, journal: Journal, fail_stop: bool = False) -> None:
         self.name, self.journal, self.fail_stop = name, journal, fail_stop
-
-    def start(self, ctx: Context) -> None:
-        self.journal.add(f"start {self.name}")
-
-    def stop(self, ctx: Context) -> None:
-        self.journal.add(f"stop {self.name}")
-        if self.fail_stop:
-            raise RuntimeError(f"{self.name} stop failed")
 
 
 def build(rt: Runtime, journal: Journal, fail_stop: bool = False) -> None:

@@ -2,7 +2,8 @@
 
 The fake hosts: the fixture trees (``FIXTURES``/``HOST_NAMES``), writable copies a test
 may change (``copy_host``, ``write_host_file``, ``set_throttled``...), the fake
-``vcgencmd`` alone (``FakeVcgencmd``) and a daemon configuration (``write_config``).
+``vcgencmd`` alone (``FakeVcgencmd``), a daemon configuration (``write_config``) and
+the components of a configuration booted in-process on a test runtime (``boot_components``).
 
 ``Appliance`` runs ``python -m bussdcc_system run`` (``DaemonProcess``) with the host
 root pointed at a copied fixture tree, a test-owned sd_notify socket, and reads what a
@@ -24,9 +25,14 @@ import urllib.request
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tests.bussdcc_system.daemon_harness import REPO, DaemonProcess, NotifySocket, free_port
+
+if TYPE_CHECKING:
+    from bussdcc import Runtime
+    from bussdcc_system.components import Components
+    from bussdcc_system.config import Config
 
 T = TypeVar("T")
 
@@ -133,6 +139,19 @@ history:
 {devices}{extra}"""
     )
     return path
+
+
+def boot_components(
+    runtime: Runtime, config: Config, root: Path | str, **options: Any
+) -> Components:
+    """``build_components`` for ``config`` on the host tree at ``root`` (``addresses``,
+    ``pin_factory`` pass on), registered on ``runtime``, which is then booted."""
+    from bussdcc_system.components import build_components
+
+    components = build_components(config, root=str(root), **options)
+    components.register(runtime)
+    runtime.boot()
+    return components
 
 
 # -- waiting --------------------------------------------------------------------------

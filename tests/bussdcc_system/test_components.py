@@ -30,7 +30,7 @@ from bussdcc_system.devices import DevicePollService
 from bussdcc_system.devices.status_led import StatusLed, StatusLedService
 from bussdcc_system.devices.thermal import ThermalZoneDevice
 from bussdcc_system.devices.throttling import ThrottlingDevice
-from tests.bussdcc_system.appliance_helpers import FIXTURES, copy_host
+from tests.bussdcc_system.appliance_helpers import FIXTURES, boot_components, copy_host
 from tests.bussdcc_system.appliance_helpers import write_host_file as write
 
 THROTTLING = DeviceConfig("throttling", "throttling", ThrottlingOptions())
@@ -158,9 +158,7 @@ def test_a_pi4_end_to_end(
     root = copy_host("pi4", tmp_path)
     write_stat(root, 100, 900)
     config = Config(devices=(THROTTLING, THERMAL, LED))
-    c = build_components(config, root=str(root), addresses=no_addresses, pin_factory=pins)
-    c.register(runtime)
-    runtime.boot()
+    boot_components(runtime, config, root, addresses=no_addresses, pin_factory=pins)
     clock.settle()
     write_stat(root, 150, 950)
     clock.advance(1.0)
@@ -192,9 +190,7 @@ def test_a_pc_with_a_configured_throttling_device(
     tmp_path: Path, clock: SimClock, runtime: Runtime
 ) -> None:
     config = Config(devices=(THROTTLING,))
-    c = build_components(config, root=str(FIXTURES / "x86"), addresses=no_addresses)
-    c.register(runtime)
-    runtime.boot()
+    boot_components(runtime, config, FIXTURES / "x86", addresses=no_addresses)
     clock.advance(5.0)
     entry = runtime.state.get("devices.throttling")
     assert entry["status"] == "failed"
@@ -208,9 +204,7 @@ def test_a_pc_with_a_configured_throttling_device(
 
 def test_apply_sampling_and_health(tmp_path: Path, runtime: Runtime) -> None:
     old = Config(devices=())
-    c = build_components(old, root=str(FIXTURES / "pi4"), addresses=no_addresses)
-    c.register(runtime)
-    runtime.boot()
+    c = boot_components(runtime, old, FIXTURES / "pi4", addresses=no_addresses)
     new = replace(
         old,
         sampling=SamplingConfig(cpu=3.0, identity=60.0),
@@ -228,9 +222,7 @@ def test_apply_disks_prunes_old_mounts(tmp_path: Path, runtime: Runtime) -> None
     root = copy_host("pi4", tmp_path)
     (root / "data").mkdir()
     old = Config(disks=DisksConfig(mounts=("/", "/data")), devices=())
-    c = build_components(old, root=str(root), addresses=no_addresses)
-    c.register(runtime)
-    runtime.boot()
+    c = boot_components(runtime, old, root, addresses=no_addresses)
     c.telemetry["disk"].tick(runtime.ctx)
     assert set(runtime.state.get("system.disk")) == {"/", "/data"}
     new = replace(old, disks=DisksConfig(mounts=("/",)))
@@ -243,9 +235,7 @@ def test_apply_devices_added_removed_changed(
     clock: SimClock, runtime: Runtime, message_log: MessageLog, pins: MockFactory
 ) -> None:
     old = Config(devices=(THROTTLING, THERMAL))
-    c = build_components(old, root=str(FIXTURES / "pi4"), addresses=no_addresses, pin_factory=pins)
-    c.register(runtime)
-    runtime.boot()
+    c = boot_components(runtime, old, FIXTURES / "pi4", addresses=no_addresses, pin_factory=pins)
     clock.settle()
     slower = DeviceConfig("thermal_zone", "thermal_zone", ThermalZoneOptions(interval=30.0))
     new = Config(devices=(slower, LED))
@@ -268,9 +258,7 @@ def test_apply_devices_added_removed_changed(
 
 def test_switch_to_auto_detection(clock: SimClock, runtime: Runtime) -> None:
     old = Config(devices=())
-    c = build_components(old, root=str(FIXTURES / "pi5"), addresses=no_addresses)
-    c.register(runtime)
-    runtime.boot()
+    c = boot_components(runtime, old, FIXTURES / "pi5", addresses=no_addresses)
     new = Config(devices=None)
     c.apply(runtime, diff_configs(old, new, auto_devices=c.auto_devices), new)
     clock.settle()

@@ -12,7 +12,7 @@ from bussdcc_system.config.schema import DisksConfig, MqttConfig, NotificationsC
 from bussdcc_system.host import HostRoot
 from bussdcc_system.mqtt import MqttBridge
 from bussdcc_system.notifications import NotificationService
-from tests.bussdcc_system.appliance_helpers import copy_host
+from tests.bussdcc_system.appliance_helpers import boot_components, copy_host
 from tests.bussdcc_system.daemon_harness import free_port
 
 NTFY = "http://127.0.0.1:9/ntfy/pi"  # never reached: nothing is notified in these tests
@@ -44,9 +44,7 @@ def test_each_enabled_output_is_a_service(tmp_path: Path) -> None:
 
 def test_reload_replaces_removes_and_follows(tmp_path: Path, runtime: Runtime) -> None:
     old = with_outputs(free_port())  # a closed port: the bridge keeps trying, harmlessly
-    components = build_components(old, root=copy_host("x86", tmp_path))
-    components.register(runtime)
-    runtime.boot()
+    components = boot_components(runtime, old, copy_host("x86", tmp_path))
     bridge = components.outputs["mqtt"]
     notifier = components.outputs["notifications"]
     assert runtime.services.get("mqtt") is bridge

@@ -21,30 +21,21 @@ from pathlib import Path
 import pytest
 
 from tests.bussdcc_system.appliance_helpers import history_records
+from tests.bussdcc_system.appliance_helpers import write_config as appliance_config
 from tests.bussdcc_system.daemon_harness import REPO, DaemonProcess, NotifySocket, free_port
 
 pytestmark = pytest.mark.slow
 
 
-def write_config(path: Path, port: int, history: Path, extra: str = "") -> Path:
-    path.write_text(
-        f"""\
-sampling:
-  cpu: 0.5
-  memory: 0.5
-  network: 0.5
-web:
-  host: 127.0.0.1
-  port: {port}
-history:
-  directory: {history}
-  flush_interval: 0.5
-health:
-  temperature_warning: 70
-devices: []
-{extra}"""
+def write_config(path: Path, port: int, history: Path) -> Path:
+    """The appliance's test file without devices, and a threshold a reload can change."""
+    return appliance_config(
+        path,
+        port=port,
+        history=history,
+        devices="devices: []\n",
+        extra="health:\n  temperature_warning: 70\n",
     )
-    return path
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bussdcc import Runtime, Severity, message
@@ -16,29 +14,16 @@ POWER = "(check the power supply and cable)"
 
 
 @pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
 def health() -> HealthProcess:
     return HealthProcess()
 
 
 @pytest.fixture
-def runtime(clock: SimClock, health: HealthProcess) -> Iterator[Runtime]:
-    rt = Runtime(clock=clock, join_timeout=2.0)
-    rt.register_process(health)
-    yield rt
-    rt.shutdown()
-
-
-@pytest.fixture
-def bus(runtime: Runtime) -> MessageLog:
-    log = MessageLog()
-    runtime.events.subscribe(log, name="buslog")
+def bus(runtime: Runtime, message_log: MessageLog, health: HealthProcess) -> MessageLog:
+    """The plugin's runtime, booted with ``health`` on it, and the log of its bus."""
+    runtime.register_process(health)
     runtime.boot()
-    return log
+    return message_log
 
 
 def changes(bus: MessageLog) -> list[tuple[str, str | None, tuple[str, ...]]]:

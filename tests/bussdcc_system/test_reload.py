@@ -14,7 +14,6 @@ from gpiozero.pins.mock import MockFactory
 
 from bussdcc import DeviceError, Runtime, message
 from bussdcc.testing import MessageLog
-from bussdcc_system.components import build_components
 from bussdcc_system.config import (
     Config,
     DeviceConfig,
@@ -30,7 +29,7 @@ from bussdcc_system.reload import (
     prepare_history_directory,
     prepare_listener,
 )
-from tests.bussdcc_system.appliance_helpers import FIXTURES
+from tests.bussdcc_system.appliance_helpers import FIXTURES, boot_components
 
 LED = DeviceConfig("led", "status_led", StatusLedOptions(pin=17))
 THERMAL = DeviceConfig("thermal_zone", "thermal_zone", ThermalZoneOptions())
@@ -139,9 +138,7 @@ def test_an_abandoned_reload_removes_the_directories_it_created(
 ) -> None:
     """The history directory is made ready, then the web port is taken: both undone."""
     old = Config(devices=(), web=WebConfig(enabled=False))
-    components = build_components(old, root=str(FIXTURES / "x86"))
-    components.register(runtime)
-    runtime.boot()
+    components = boot_components(runtime, old, FIXTURES / "x86")
     target = tmp_path / "new" / "history"
     with listening() as squatter:
         new = replace(
@@ -166,9 +163,7 @@ def test_a_new_device_that_cannot_attach_changes_nothing(
     runtime: Runtime, message_log: MessageLog, pins: MockFactory
 ) -> None:
     old = Config(devices=(THERMAL,))
-    c = build_components(old, root=str(FIXTURES / "pi4"), pin_factory=pins)
-    c.register(runtime)
-    runtime.boot()
+    c = boot_components(runtime, old, FIXTURES / "pi4", pin_factory=pins)
     before = len(message_log)
     nowhere = DeviceConfig("soc", "thermal_zone", ThermalZoneOptions(zone="nowhere"))
     new = Config(devices=(THERMAL, nowhere))
@@ -183,9 +178,7 @@ def test_a_status_led_on_the_same_pin_is_handed_over_and_given_back(
 ) -> None:
     """A GPIO pin has one owner: the old LED must let go before the new one can attach."""
     old = Config(devices=(LED,))
-    c = build_components(old, root=str(FIXTURES / "pi4"), pin_factory=pins)
-    c.register(runtime)
-    runtime.boot()
+    c = boot_components(runtime, old, FIXTURES / "pi4", pin_factory=pins)
     running = c.devices["led"]
     inverted = replace(LED, options=StatusLedOptions(pin=17, active_high=False))
     new = Config(devices=(inverted,))
@@ -216,9 +209,7 @@ def test_a_led_moving_to_a_taken_pin_keeps_the_old_one(runtime: Runtime, pins: M
 
     squatter = GpioLed(18, pin_factory=pins)
     old = Config(devices=(LED,))
-    c = build_components(old, root=str(FIXTURES / "pi4"), pin_factory=pins)
-    c.register(runtime)
-    runtime.boot()
+    c = boot_components(runtime, old, FIXTURES / "pi4", pin_factory=pins)
     running = c.devices["led"]
     new = Config(devices=(replace(LED, options=StatusLedOptions(pin=18)),))
     with pytest.raises(

@@ -228,6 +228,31 @@ class Container:
             timeout=300,
         )
 
+    def _unbooted_command(
+        self,
+        cmd: tuple[str, ...],
+        env: dict[str, str] | None,
+        binds: dict[Path, str] | None = None,
+        chdir: str | None = None,
+    ) -> list[str]:
+        """The systemd-nspawn command line that runs ``cmd`` as the container's PID 1."""
+        inner_env = clean_env(DEBIAN_FRONTEND="noninteractive", **(env or {}))
+        return [
+            "systemd-nspawn",
+            "--register=no",
+            "--keep-unit",
+            "--quiet",
+            "--pipe",
+            "-M",
+            self.name,
+            "-D",
+            str(self.rootfs),
+            *(f"--bind={host}:{inside}" for host, inside in (binds or {}).items()),
+            *([f"--chdir={chdir}"] if chdir else []),
+            *(f"--setenv={k}={v}" for k, v in inner_env.items()),
+            *cmd,
+        ]
+
     def run_unbooted(
         self, *cmd: str, timeout: float = 900.0, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
@@ -235,21 +260,8 @@ class Container:
         the container's PID 1, like a chroot or a CI container. Not while booted."""
         assert self.proc is None, "container is booted"
         self.unpack()
-        inner_env = clean_env(DEBIAN_FRONTEND="noninteractive", **(env or {}))
         return subprocess.run(
-            [
-                "systemd-nspawn",
-                "--register=no",
-                "--keep-unit",
-                "--quiet",
-                "--pipe",
-                "-M",
-                self.name,
-                "-D",
-                str(self.rootfs),
-                *(f"--setenv={k}={v}" for k, v in inner_env.items()),
-                *cmd,
-            ],
+            self._unbooted_command(cmd, env),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -270,24 +282,9 @@ class Container:
         directories to paths inside (``--bind``), ``env`` adds to the clean environment."""
         assert self.proc is None, "container already running"
         self.unpack()
-        inner_env = clean_env(DEBIAN_FRONTEND="noninteractive", **(env or {}))
         with open(output, "wb") as out:
             self.proc = subprocess.Popen(
-                [
-                    "systemd-nspawn",
-                    "--register=no",
-                    "--keep-unit",
-                    "--quiet",
-                    "--pipe",
-                    "-M",
-                    self.name,
-                    "-D",
-                    str(self.rootfs),
-                    *(f"--bind={host}:{inside}" for host, inside in (binds or {}).items()),
-                    *([f"--chdir={chdir}"] if chdir else []),
-                    *(f"--setenv={k}={v}" for k, v in inner_env.items()),
-                    *cmd,
-                ],
+                self._unbooted_command(cmd, env, binds, chdir),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -157,6 +157,26 @@ def test_the_build_fails_loudly_without_the_pinned_assets(
     assert not build.debs, build.debs
 
 
+def lintian(package: Path) -> subprocess.CompletedProcess[str]:
+    """lintian on a .deb or .dsc as these tests run it (pedantic, info tags); its report
+    is printed."""
+    result = subprocess.run(
+        ["lintian", "--fail-on", "error,warning", "--display-info", "--pedantic", str(package)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=600,
+    )
+    print(result.stdout)
+    return result
+
+
+def assert_lintian_clean(result: subprocess.CompletedProcess[str]) -> None:
+    """No error or warning tag, and lintian itself agrees (exit status 0)."""
+    tags = [line for line in result.stdout.splitlines() if line[:2] in ("E:", "W:")]
+    assert result.returncode == 0 and not tags, result.stdout + result.stderr
+
+
 def test_lintian_clean_source_package(offline_build_prereqs: None, tmp_path: Path) -> None:
     """The source package has the readable source of the minified client
     (debian/missing-sources), so lintian finds no error or warning in it either."""
@@ -169,16 +189,7 @@ def test_lintian_clean_source_package(offline_build_prereqs: None, tmp_path: Pat
         ["dpkg-source", "-b", "."], cwd=tree, env=clean_env(), capture_output=True, check=True
     )
     (dsc,) = tmp_path.glob("*.dsc")
-    result = subprocess.run(
-        ["lintian", "--fail-on", "error,warning", "--display-info", "--pedantic", str(dsc)],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=600,
-    )
-    print(result.stdout)
-    tags = [line for line in result.stdout.splitlines() if line[:2] in ("E:", "W:")]
-    assert result.returncode == 0 and not tags, result.stdout + result.stderr
+    assert_lintian_clean(lintian(dsc))
 
 
 def test_pyproject_builds_without_a_licence_warning_on_current_setuptools(
@@ -329,17 +340,9 @@ def run_lintian(package: Path, timings: Timings, key: str) -> None:
     from service_checks import require_tools
 
     require_tools("lintian")
-    result = subprocess.run(
-        ["lintian", "--fail-on", "error,warning", "--display-info", "--pedantic", str(package)],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=600,
-    )
-    print(result.stdout)
-    tags = [line for line in result.stdout.splitlines() if line[:2] in ("E:", "W:")]
+    result = lintian(package)
     timings.record("package", key, len(result.stdout.splitlines()))
-    assert result.returncode == 0 and not tags, result.stdout + result.stderr
+    assert_lintian_clean(result)
 
 
 def test_lintian_clean(deb: Path, timings: Timings) -> None:

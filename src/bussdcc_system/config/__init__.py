@@ -15,10 +15,11 @@ One job per module, imported one way only (each module imports only those above 
     check        the check-config command and its summary
     docs         the reference tables and the shipped commented file, from the schema
 
-This package re-exports the public names; ``docs`` is a developer tool and is not
-imported here.
+This package re-exports the public names (the schema's by its ``__all__``, listed once
+there); ``docs`` is a developer tool and is not imported here.
 """
 
+import bussdcc_system.config.schema as schema
 from bussdcc_system.config.check import check_config_main, describe_config
 from bussdcc_system.config.diff import ConfigDiff, diff_configs
 from bussdcc_system.config.issues import ConfigError, ConfigIssue
@@ -29,55 +30,19 @@ from bussdcc_system.config.loader import (
     parse_config,
     resolve_config_path,
 )
-from bussdcc_system.config.schema import (
-    DEVICE_KINDS,
-    DEVICE_OPTIONS,
-    SEVERITIES,
-    Config,
-    DeviceConfig,
-    DeviceKind,
-    DeviceOptions,
-    DisksConfig,
-    HealthConfig,
-    HistoryConfig,
-    LoggingConfig,
-    SamplingConfig,
-    Severity,
-    StatusLedOptions,
-    ThermalZoneOptions,
-    ThrottlingOptions,
-    WebConfig,
-    default_config,
-)
+from bussdcc_system.config.schema import *  # noqa: F403 (the schema's __all__ is the package's)
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
-    "DEVICE_KINDS",
-    "DEVICE_OPTIONS",
-    "SEVERITIES",
-    "Config",
     "ConfigDiff",
     "ConfigError",
     "ConfigIssue",
-    "DeviceConfig",
-    "DeviceKind",
-    "DeviceOptions",
-    "DisksConfig",
-    "HealthConfig",
-    "HistoryConfig",
-    "LoggingConfig",
-    "SamplingConfig",
-    "Severity",
-    "StatusLedOptions",
-    "ThermalZoneOptions",
-    "ThrottlingOptions",
-    "WebConfig",
     "check_config_main",
-    "default_config",
     "describe_config",
     "diff_configs",
     "load_config",
     "parse_config",
     "resolve_config_path",
 ]
+__all__ += schema.__all__

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeAlias, get_args
+from typing import Final, Literal, TypeAlias, get_args
 from urllib.parse import urlsplit
 
 from bussdcc_system.config.issues import Issues
@@ -28,6 +28,7 @@ from bussdcc_system.config.validators import (
     Nullable,
     Number,
     SectionRule,
+    SectionValues,
     Text,
     Token,
     WarningBelowCritical,
@@ -320,19 +321,13 @@ class NeedsAnother(SectionRule):
         self.pairs = pairs
         self.doc = "; ".join(f"{name} needs {shown}" for name, _, shown, _ in pairs) + "."
 
-    def __call__(
-        self,
-        issues: Issues,
-        path: str,
-        given: Mapping[str, int],
-        values: Mapping[str, Any],
-        defaults: object,
-    ) -> None:
+    def __call__(self, issues: Issues, section: SectionValues) -> None:
+        path = section.path
         for name, needed, shown, why in self.pairs:
-            if values.get(name) in (None, False) or (needed in given and needed not in values):
+            if section.values.get(name) in (None, False) or section.rejected(needed):
                 continue  # not set, or the needed one is already reported as invalid
-            if not values.get(needed, getattr(defaults, needed)):
-                issues.fail(given[name], f"{path}.{name}", f"needs {path}.{shown} ({why})")
+            if not section.value(needed):
+                issues.fail(section.given[name], f"{path}.{name}", f"needs {path}.{shown} ({why})")
 
 
 @dataclass(frozen=True)

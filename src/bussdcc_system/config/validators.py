@@ -17,6 +17,7 @@ import re
 import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
@@ -37,6 +38,7 @@ __all__ = [
     "Nullable",
     "Number",
     "SectionRule",
+    "SectionValues",
     "Text",
     "Token",
     "Validator",
@@ -147,10 +149,14 @@ class Integer(Validator[int]):
         self.expected = f"an integer {low}-{high}"
 
     def __call__(self, issues: Issues, node: Node, path: str, line: int) -> int | Invalid:
-        kind, value = scalar(node)
-        if kind == "int" and self.low <= value <= self.high:
-            return int(value)
+        number = self.read(*scalar(node))
+        if number is not None and self.low <= number <= self.high:
+            return number
         return self.reject(issues, node, path, line)
+
+    def read(self, kind: str, value: Any) -> int | None:
+        """The integer a scalar of this ``kind`` stands for, if any (bounds aside)."""
+        return int(value) if kind == "int" else None
 
 
 class Boolean(Validator[bool]):
@@ -311,24 +317,18 @@ class Token(Validator[str | None]):
 _PIN_NAME: Final = re.compile(r"(?:GPIO|BCM)?([0-9]{1,2})", re.IGNORECASE)
 
 
-class GpioPin(Validator[int]):
+class GpioPin(Integer):
     """A BCM pin number, or its name ``GPIO17`` / ``BCM17`` in any case."""
 
     def __init__(self, low: int, high: int) -> None:
-        self.low, self.high = low, high
+        super().__init__(low, high)
         self.expected = f"a GPIO pin number {low}-{high} or a name like 'GPIO17'"
 
-    def __call__(self, issues: Issues, node: Node, path: str, line: int) -> int | Invalid:
-        kind, value = scalar(node)
-        pin: int | None = None
-        if kind == "int":
-            pin = value
-        elif kind == "str":
+    def read(self, kind: str, value: Any) -> int | None:
+        if kind == "str":
             match = _PIN_NAME.fullmatch(value.strip())
-            pin = int(match.group(1)) if match else None
-        if pin is not None and self.low <= pin <= self.high:
-            return pin
-        return self.reject(issues, node, path, line)
+            return int(match.group(1)) if match else None
+        return super().read(kind, value)
 
 
 class HostAddress(Validator[str]):
@@ -466,21 +466,32 @@ def non_empty(value: str) -> str | None:
 # ---- rules across the settings of one section
 
 
+@dataclass(frozen=True, slots=True)
+class SectionValues:
+    """One section as a rule sees it: ``given`` is the line of each key in the file,
+    ``values`` the ones that passed their own check, ``defaults`` the section's defaults."""
+
+    path: str
+    given: Mapping[str, int]
+    values: Mapping[str, Any]
+    defaults: object
+
+    def rejected(self, name: str) -> bool:
+        """Set in the file but already reported as invalid (a rule says nothing more)."""
+        return name in self.given and name not in self.values
+
+    def value(self, name: str) -> Any:
+        """What the setting will be: the file's valid value, else the default."""
+        return self.values.get(name, getattr(self.defaults, name))
+
+
 class SectionRule(ABC):
     """Checks settings of one section against each other, after each was checked alone."""
 
     doc: str  # the rule in one sentence, for the shipped file
 
     @abstractmethod
-    def __call__(
-        self,
-        issues: Issues,
-        path: str,
-        given: Mapping[str, int],
-        values: Mapping[str, Any],
-        defaults: object,
-    ) -> None:
-        """``given``: the line of each key in the file; ``values``: the valid ones."""
+    def __call__(self, issues: Issues, section: SectionValues) -> None: ...
 
 
 class WarningBelowCritical(SectionRule):
@@ -491,22 +502,13 @@ class WarningBelowCritical(SectionRule):
     def __init__(self, *metrics: str) -> None:
         self.metrics = metrics
 
-    def __call__(
-        self,
-        issues: Issues,
-        path: str,
-        given: Mapping[str, int],
-        values: Mapping[str, Any],
-        defaults: object,
-    ) -> None:
+    def __call__(self, issues: Issues, section: SectionValues) -> None:
+        path, given = section.path, section.given
         for metric in self.metrics:
             low_name, high_name = f"{metric}_warning", f"{metric}_critical"
-            if (low_name in given and low_name not in values) or (
-                high_name in given and high_name not in values
-            ):
+            if section.rejected(low_name) or section.rejected(high_name):
                 continue  # already reported
-            low = values.get(low_name, getattr(defaults, low_name))
-            high = values.get(high_name, getattr(defaults, high_name))
+            low, high = section.value(low_name), section.value(high_name)
             if low < high:
                 continue
             if low_name in given:

@@ -25,7 +25,7 @@ from bussdcc_system.config.schema import (
     StatusLedOptions,
 )
 from bussdcc_system.config.settings import DeclaredSetting, sections_of, settings_of
-from bussdcc_system.config.validators import Validator
+from bussdcc_system.config.validators import SectionValues, Validator
 from bussdcc_system.config.wording import join_key, one_of
 from bussdcc_system.config.yaml_nodes import MERGE, described, is_null, node_line
 
@@ -178,7 +178,7 @@ class _Walker:
             values = self.section(items, name, _validators(declared.settings))
             if declared.rule is not None:
                 given = {key: item.line for key, item in items.items()}
-                declared.rule(self.issues, name, given, values, declared.cls())
+                declared.rule(self.issues, SectionValues(name, given, values, declared.cls()))
             sections[name] = declared.cls(**values)
         return Config(**sections, source=self.source)
 

@@ -26,7 +26,7 @@ import json
 import math
 import os
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,6 +245,49 @@ def bucket_bounds(t0: float, t1: float, points: int) -> tuple[int, float, int]:
     return step, float(first * step), math.ceil(t1 / step) - first
 
 
+class _Accumulator:
+    """Count, sum, min and max per bucket of ``step`` seconds over ``[lo, hi)``."""
+
+    __slots__ = ("counts", "hi", "lo", "maxs", "mins", "step", "sums")
+
+    def __init__(self, lo: float, hi: float, step: int, n: int) -> None:
+        self.lo, self.hi, self.step = lo, hi, step
+        self.counts = [0] * n
+        self.mins = [math.inf] * n
+        self.maxs = [-math.inf] * n
+        self.sums = [0.0] * n
+
+    def add(self, samples: Iterable[tuple[float, int, float, float, float]]) -> None:
+        """``(time, count, min, max, sum)`` of one sample or one minute's rollup cell;
+        those outside ``[lo, hi)`` are left out."""
+        lo, hi, step = self.lo, self.hi, self.step
+        counts, mins, maxs, sums = self.counts, self.mins, self.maxs, self.sums
+        for t, count, low, high, total in samples:
+            if t < lo or t >= hi:
+                continue
+            i = int((t - lo) // step)
+            counts[i] += count
+            sums[i] += total
+            if low < mins[i]:
+                mins[i] = low
+            if high > maxs[i]:
+                maxs[i] = high
+
+    def buckets(self) -> tuple[Bucket, ...]:
+        lo, step, mins, maxs, sums = self.lo, self.step, self.mins, self.maxs, self.sums
+        return tuple(
+            Bucket(
+                lo + i * step,
+                lo + (i + 1) * step,
+                c,
+                mins[i] if c else None,
+                sums[i] / c if c else None,
+                maxs[i] if c else None,
+            )
+            for i, c in enumerate(self.counts)
+        )
+
+
 def query_series(
     directory: str | os.PathLike[str],
     metric: str,
@@ -267,10 +310,7 @@ def query_series(
         return Series(metric, t0, t1, 0.0, ())
     step, lo, n = bucket_bounds(t0, t1, points)
     hi = lo + n * step
-    counts = [0] * n
-    mins = [math.inf] * n
-    maxs = [-math.inf] * n
-    sums = [0.0] * n
+    acc = _Accumulator(lo, hi, step, n)
     segs = list_segments(directory) if segments is None else segments
     for seg in segs:
         if not overlaps(seg, lo, hi):
@@ -284,51 +324,14 @@ def query_series(
             elif (live := open_rollup(seg.path)) is not None:
                 cells = live.snapshot(metric)
             if cells is not None:
-                for minute, cnt, mn, mx, sm in cells:
-                    t = float(minute * ROLLUP_SECONDS)
-                    if t < lo or t >= hi:
-                        continue
-                    i = int((t - lo) // step)
-                    counts[i] += cnt
-                    sums[i] += sm
-                    if mn < mins[i]:
-                        mins[i] = mn
-                    if mx > maxs[i]:
-                        maxs[i] = mx
+                acc.add((minute * ROLLUP_SECONDS, c, mn, mx, sm) for minute, c, mn, mx, sm in cells)
                 continue
-        for t, v in raw_values(seg, metric):
-            if t < lo or t >= hi:
-                continue
-            i = int((t - lo) // step)
-            counts[i] += 1
-            sums[i] += v
-            if v < mins[i]:
-                mins[i] = v
-            if v > maxs[i]:
-                maxs[i] = v
-    for t, data in unwritten(directory, name):  # after the files: never counted twice
-        u = extract(metric, name, data)
-        if u is None or not math.isfinite(u) or t < lo or t >= hi:
-            continue
-        i = int((t - lo) // step)
-        counts[i] += 1
-        sums[i] += u
-        if u < mins[i]:
-            mins[i] = u
-        if u > maxs[i]:
-            maxs[i] = u
-    buckets = tuple(
-        Bucket(
-            lo + i * step,
-            lo + (i + 1) * step,
-            c,
-            mins[i] if c else None,
-            sums[i] / c if c else None,
-            maxs[i] if c else None,
-        )
-        for i, c in enumerate(counts)
+        acc.add((t, 1, v, v, v) for t, v in raw_values(seg, metric))
+    unwritten_values = (  # after the files: never counted twice
+        (t, extract(metric, name, data)) for t, data in unwritten(directory, name)
     )
-    return Series(metric, lo, hi, float(step), buckets)
+    acc.add((t, 1, u, u, u) for t, u in unwritten_values if u is not None and math.isfinite(u))
+    return Series(metric, lo, hi, float(step), acc.buckets())
 
 
 def list_metrics(

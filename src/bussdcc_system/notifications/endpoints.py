@@ -26,7 +26,8 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from bussdcc_system import __version__
-from bussdcc_system.notifications.notices import LEVEL_RANK, Notice
+from bussdcc_system.messages import HEALTH_RANK
+from bussdcc_system.notifications.notices import Notice
 
 __all__ = ["TIMEOUT", "DeliveryError", "Endpoint", "Request", "post", "summary"]
 
@@ -58,7 +59,7 @@ class Request:
 def summary(host: str, notices: Sequence[Notice], dropped: int = 0) -> tuple[str, str, str]:
     """(level, title, message) of a batch: one notice as it is; several as a list,
     the worst level first in the title."""
-    level = max((n.level for n in notices), key=lambda lv: LEVEL_RANK.get(lv, 0), default="ok")
+    level = max((n.level for n in notices), key=lambda lv: HEALTH_RANK.get(lv, 0), default="ok")
     more = f"\n(and {dropped} earlier notices not sent: too many at once)" if dropped else ""
     if len(notices) == 1:
         return level, notices[0].title, notices[0].text + more

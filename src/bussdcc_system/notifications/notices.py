@@ -28,14 +28,13 @@ from bussdcc_system.formatting import duration, iso_time
 if TYPE_CHECKING:
     from bussdcc import Event, Message
 
-__all__ = ["LEVEL_RANK", "NOTIFIED_FLAGS", "Notice", "NoticeWatcher"]
+__all__ = ["NOTIFIED_FLAGS", "Notice", "NoticeWatcher"]
 
 NOTIFIED_FLAGS: Final[tuple[throttling_flags.ThrottlingFlag, ...]] = (
     throttling_flags.UNDER_VOLTAGE,
     throttling_flags.THROTTLED,
 )
 """The power episodes that make a notice when they start and end."""
-LEVEL_RANK: Final = {level: rank for rank, level in enumerate(m.HEALTH_LEVELS)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,11 @@ from tests.bussdcc_system.config.config_helpers import (
 TOO_MANY = "more than 2,000 keys, values and list items (a full configuration has about a hundred)"
 
 DEFAULT = Path("/etc/bussdcc-system/config.yaml")
+DEFAULTS_SUMMARY = (
+    "  devices: auto-detect\n"
+    "  web: 0.0.0.0:8086, read-only (no token)\n"
+    "  history: /var/lib/bussdcc-system/history, kept 30 days or 512 MB\n"
+)
 
 
 def run(
@@ -47,6 +52,22 @@ def run(
     )
 
 
+def accepted(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    """``check-config`` that exits 0 with nothing on stderr; what it printed."""
+    result = run(*args, cwd=cwd, env=env)
+    assert (result.returncode, result.stderr) == (0, "")
+    return result.stdout
+
+
+def refused(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+) -> str:
+    """``check-config`` that exits 78 (EX_CONFIG) with nothing on stdout; its stderr."""
+    result = run(*args, cwd=cwd, env=env, prefix=prefix)
+    assert (result.returncode, result.stdout) == (78, "")
+    return result.stderr
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -58,9 +79,7 @@ def test_valid_file(tmp_path: Path) -> None:
         "web:\n  port: 9000\n"
         "devices:\n  - kind: throttling\n  - {id: led, kind: status_led, pin: GPIO17}\n",
     )
-    result = run(str(path), cwd=tmp_path)
-    assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == (
+    assert accepted(str(path), cwd=tmp_path) == (
         f"OK: {path}\n"
         "  devices: 2 configured: throttling, led (status_led)\n"
         "  web: 0.0.0.0:9000, read-only (no token)\n"
@@ -69,14 +88,7 @@ def test_valid_file(tmp_path: Path) -> None:
 
 
 def test_shipped_file(tmp_path: Path) -> None:
-    result = run(str(SHIPPED), cwd=tmp_path)
-    assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == (
-        f"OK: {SHIPPED}\n"
-        "  devices: auto-detect\n"
-        "  web: 0.0.0.0:8086, read-only (no token)\n"
-        "  history: /var/lib/bussdcc-system/history, kept 30 days or 512 MB\n"
-    )
+    assert accepted(str(SHIPPED), cwd=tmp_path) == f"OK: {SHIPPED}\n" + DEFAULTS_SUMMARY
 
 
 def test_invalid_file_prints_every_error_and_exits_78(tmp_path: Path) -> None:
@@ -99,9 +111,7 @@ def test_invalid_file_prints_every_error_and_exits_78(tmp_path: Path) -> None:
 
 def test_malformed_yaml(tmp_path: Path) -> None:
     path = write(tmp_path / "config.yaml", "web:\n  port: 8086\n host: x\n")
-    result = run(str(path), cwd=tmp_path)
-    assert (result.returncode, result.stdout) == (78, "")
-    assert result.stderr == (
+    assert refused(str(path), cwd=tmp_path) == (
         "config.yaml:3: invalid YAML at column 2: expected <block end>, but found"
         " '<block mapping start>' (while parsing a block mapping started on line 1)\n"
     )
@@ -109,24 +119,21 @@ def test_malformed_yaml(tmp_path: Path) -> None:
 
 def test_missing_explicit_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
-    result = run(str(path), cwd=tmp_path)
-    assert (result.returncode, result.stdout) == (78, "")
-    assert result.stderr == f"nope.yaml: cannot read {path}: no such file\n"
+    assert refused(str(path), cwd=tmp_path) == f"nope.yaml: cannot read {path}: no such file\n"
 
 
 def test_directory(tmp_path: Path) -> None:
     path = tmp_path / "conf.d"
     path.mkdir()
-    result = run(str(path), cwd=tmp_path)
-    assert (result.returncode, result.stdout) == (78, "")
-    assert result.stderr == f"conf.d: cannot read {path}: it is a directory, not a file\n"
+    assert (
+        refused(str(path), cwd=tmp_path)
+        == f"conf.d: cannot read {path}: it is a directory, not a file\n"
+    )
 
 
 def test_top_level_not_a_mapping(tmp_path: Path) -> None:
     path = write(tmp_path / "config.yaml", "- web\n- devices\n")
-    result = run(str(path), cwd=tmp_path)
-    assert (result.returncode, result.stdout) == (78, "")
-    assert result.stderr == (
+    assert refused(str(path), cwd=tmp_path) == (
         "config.yaml:1: expected a mapping of settings such as 'web:' or 'devices:', got a list\n"
     )
 
@@ -145,16 +152,15 @@ def test_unreadable_file_says_permission_denied(tmp_path: Path) -> None:
     prefix = _without_file_permission_override()
     path = write(tmp_path / "config.yaml", "web: {}\n")
     path.chmod(0)
-    result = run(str(path), cwd=tmp_path, prefix=prefix)
-    assert (result.returncode, result.stdout) == (78, "")
-    assert result.stderr == f"config.yaml: cannot read {path}: permission denied\n"
+    assert (
+        refused(str(path), cwd=tmp_path, prefix=prefix)
+        == f"config.yaml: cannot read {path}: permission denied\n"
+    )
 
 
 def test_environment_variable_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path / "env.yaml", "web:\n  enabled: false\n")
-    result = run(cwd=tmp_path, env={"BUSSDCC_SYSTEM_CONFIG": str(path)})
-    assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.splitlines()[:3] == [
+    assert accepted(cwd=tmp_path, env={"BUSSDCC_SYSTEM_CONFIG": str(path)}).splitlines()[:3] == [
         f"OK: {path}",
         "  devices: auto-detect",
         "  web: disabled",
@@ -163,20 +169,16 @@ def test_environment_variable_names_the_file(tmp_path: Path) -> None:
 
 def test_environment_variable_file_must_exist(tmp_path: Path) -> None:
     path = tmp_path / "gone.yaml"
-    result = run(cwd=tmp_path, env={"BUSSDCC_SYSTEM_CONFIG": str(path)})
-    assert (result.returncode, result.stdout) == (78, "")
-    assert result.stderr == f"gone.yaml: cannot read {path}: no such file\n"
+    assert (
+        refused(cwd=tmp_path, env={"BUSSDCC_SYSTEM_CONFIG": str(path)})
+        == f"gone.yaml: cannot read {path}: no such file\n"
+    )
 
 
 @pytest.mark.skipif(DEFAULT.exists(), reason="this host has a real /etc/bussdcc-system/config.yaml")
 def test_absent_default_file_means_defaults(tmp_path: Path) -> None:
-    result = run(cwd=tmp_path)
-    assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == (
-        f"OK: {DEFAULT} (no such file: built-in defaults)\n"
-        "  devices: auto-detect\n"
-        "  web: 0.0.0.0:8086, read-only (no token)\n"
-        "  history: /var/lib/bussdcc-system/history, kept 30 days or 512 MB\n"
+    assert accepted(cwd=tmp_path) == (
+        f"OK: {DEFAULT} (no such file: built-in defaults)\n" + DEFAULTS_SUMMARY
     )
 
 

@@ -15,16 +15,11 @@ import yaml
 from bussdcc_system.config import (
     DEVICE_KINDS,
     DEVICE_OPTIONS,
+    Config,
     DeviceConfig,
-    DisksConfig,
-    HealthConfig,
-    HistoryConfig,
-    LoggingConfig,
-    SamplingConfig,
     StatusLedOptions,
     ThermalZoneOptions,
     ThrottlingOptions,
-    WebConfig,
     default_config,
     load_config,
     parse_config,
@@ -36,6 +31,7 @@ from bussdcc_system.config.docs import (
     reference_tables,
     yaml_value,
 )
+from bussdcc_system.config.settings import sections_of
 from tests.bussdcc_system.config.config_helpers import (
     DOCS,
     REPO,
@@ -174,15 +170,8 @@ def test_uncommenting_every_shipped_setting_gives_defaults_plus_the_examples() -
     )
     # every setting of every section is shown, and every device option
     root = yaml.safe_load(text)
-    for name, cls in [
-        ("sampling", SamplingConfig),
-        ("disks", DisksConfig),
-        ("web", WebConfig),
-        ("history", HistoryConfig),
-        ("health", HealthConfig),
-        ("logging", LoggingConfig),
-    ]:
-        assert list(root[name]) == [f.name for f in dataclasses.fields(cls)], name
+    for declared in sections_of(Config):
+        assert list(root[declared.name]) == [f.name for f in dataclasses.fields(declared.cls)]
     for device in root["devices"]:
         option_type = DEVICE_OPTIONS[device["kind"]]
         assert set(device) == {"id", "kind"} | {f.name for f in dataclasses.fields(option_type)}
@@ -194,18 +183,7 @@ def test_shipped_file_is_ascii() -> None:
 
 def test_docs_name_every_setting() -> None:
     docs = DOCS.read_text()
-    classes = [
-        SamplingConfig,
-        DisksConfig,
-        WebConfig,
-        HistoryConfig,
-        HealthConfig,
-        LoggingConfig,
-        ThrottlingOptions,
-        ThermalZoneOptions,
-        StatusLedOptions,
-    ]
-    for cls in classes:
+    for cls in [*(declared.cls for declared in sections_of(Config)), *DEVICE_OPTIONS.values()]:
         for f in dataclasses.fields(cls):
             assert f"`{f.name}`" in docs, f"{cls.__name__}.{f.name}"
     for kind in DEVICE_KINDS:

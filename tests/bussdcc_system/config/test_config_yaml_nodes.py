@@ -20,55 +20,57 @@ NESTED = "nested more than 32 levels deep (a configuration needs 4)"
 MAX_DEPTH, MAX_VALUES = 32, 2_000  # as the messages say (test_config_limits checks them)
 
 
-def test_malformed_yaml_names_line_and_column() -> None:
-    assert errors("web:\n  port: 8086\n host: x\n") == [
+MALFORMED = {
+    "a key outdented": (
+        "web:\n  port: 8086\n host: x\n",
         "config.yaml:3: invalid YAML at column 2: expected <block end>, but found"
-        " '<block mapping start>' (while parsing a block mapping started on line 1)"
-    ]
-    assert errors("web: {port: 8086\n") == [
+        " '<block mapping start>' (while parsing a block mapping started on line 1)",
+    ),
+    "an unclosed flow mapping": (
+        "web: {port: 8086\n",
         "config.yaml:2: invalid YAML at column 1: expected ',' or '}', but got '<stream end>'"
-        " (while parsing a flow mapping started on line 1)"
-    ]
-    assert errors("web:\n  host: a: b\n") == [
+        " (while parsing a flow mapping started on line 1)",
+    ),
+    "': ' in a plain value": (
+        "web:\n  host: a: b\n",
         "config.yaml:2: invalid YAML at column 10: mapping values are not allowed here;"
-        " quote a value that contains ': '"
-    ]
-
-
-def test_tab_indentation_is_explained() -> None:
-    assert errors("web:\n\tport: 80\n") == [
+        " quote a value that contains ': '",
+    ),
+    "a tab indenting": (
+        "web:\n\tport: 80\n",
         "config.yaml:2: invalid YAML at column 1: found character '\\t' that cannot start"
-        " any token (while scanning for the next token); indent with spaces, not tabs"
-    ]
-
-
-def test_unterminated_quote_points_at_its_start() -> None:
-    assert errors("web:\n  host: 'oops\n") == [
+        " any token (while scanning for the next token); indent with spaces, not tabs",
+    ),
+    "an unterminated quote": (
+        "web:\n  host: 'oops\n",
         "config.yaml:3: invalid YAML at column 1: found unexpected end of stream"
-        " (while scanning a quoted scalar started on line 2)"
-    ]
-
-
-def test_second_document_is_an_error() -> None:
-    assert errors("web: {}\n---\nweb: {}\n") == [
+        " (while scanning a quoted scalar started on line 2)",
+    ),
+    "a second document": (
+        "web: {}\n---\nweb: {}\n",
         "config.yaml:2: invalid YAML at column 1: a configuration is one YAML document,"
-        " found a second ('---')"
-    ]
+        " found a second ('---')",
+    ),
+    "an undefined alias": (
+        "web: *nope\n",
+        "config.yaml:1: invalid YAML at column 6: found undefined alias 'nope'",
+    ),
+    "a control character": (
+        "web:\n  host: a\x07b\n",
+        "config.yaml:2: invalid YAML at column 10: character '\\x07' is not allowed",
+    ),
+    "an undefined alias with a long name, cut short": (
+        f"web: {{port: *{'a' * 100_000}}}\n",
+        f"config.yaml:1: invalid YAML at column 13: found undefined alias '{'a' * 60}…'",
+    ),
+}
+"""YAML's own errors as an admin reads them: the line, the column, and what to fix."""
 
 
-def test_undefined_alias_and_control_characters() -> None:
-    assert errors("web: *nope\n") == [
-        "config.yaml:1: invalid YAML at column 6: found undefined alias 'nope'"
-    ]
-    assert errors("web:\n  host: a\x07b\n") == [
-        "config.yaml:2: invalid YAML at column 10: character '\\x07' is not allowed"
-    ]
-
-
-def test_undefined_alias_with_a_long_name_is_cut_short() -> None:
-    assert errors(f"web: {{port: *{'a' * 100_000}}}\n") == [
-        f"config.yaml:1: invalid YAML at column 13: found undefined alias '{'a' * 60}…'"
-    ]
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_yaml_names_line_column_and_what_to_fix(case: str) -> None:
+    text, message = MALFORMED[case]
+    assert errors(text) == [message]
 
 
 # ---- the expansion budget: counted while composing, never expanded

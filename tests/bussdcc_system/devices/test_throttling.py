@@ -32,6 +32,25 @@ def no_hwmon(tmp_path: Path) -> HostRoot:
     return HostRoot(tmp_path / "empty-host")
 
 
+def polled(
+    vcgencmd: FakeVcgencmd, answer: str, runtime: Runtime, tmp_path: Path
+) -> ThrottlingDevice:
+    """A device on the fake vcgencmd answering ``answer``, attached and polled once."""
+    vcgencmd.set(answer)
+    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
+    attach(dev, runtime)
+    dev.poll()
+    return dev
+
+
+def script_vcgencmd(tmp_path: Path, body: str, mode: int = 0o755) -> tuple[str, str]:
+    """A real ``vcgencmd`` that runs ``body`` (a sh script); the device's command line."""
+    script = tmp_path / "vcgencmd"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(mode)
+    return (str(script), "get_throttled")
+
+
 # -- decoding -------------------------------------------------------------------------------
 
 
@@ -40,10 +59,7 @@ def test_each_bit_alone(
     flag: str, vcgencmd: FakeVcgencmd, runtime: Runtime, message_log: MessageLog, tmp_path: Path
 ) -> None:
     raw = 1 << BITS[flag]
-    vcgencmd.set(hex(raw))
-    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
-    attach(dev, runtime)
-    dev.poll()
+    polled(vcgencmd, hex(raw), runtime, tmp_path)
     [msg] = message_log.of_type(m.ThrottlingUpdated)
     assert msg.raw == raw
     assert msg.source == "vcgencmd"
@@ -54,10 +70,7 @@ def test_each_bit_alone(
 def test_combined_bits(
     vcgencmd: FakeVcgencmd, runtime: Runtime, message_log: MessageLog, tmp_path: Path
 ) -> None:
-    vcgencmd.set("0x50005")
-    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
-    attach(dev, runtime)
-    dev.poll()
+    polled(vcgencmd, "0x50005", runtime, tmp_path)
     [msg] = message_log.of_type(m.ThrottlingUpdated)
     assert isinstance(msg, m.ThrottlingUnderVoltage)
     assert msg.raw == 0x50005
@@ -89,10 +102,7 @@ def test_parse_get_throttled() -> None:
 def test_emits_on_attach_then_only_on_transitions(
     vcgencmd: FakeVcgencmd, runtime: Runtime, message_log: MessageLog, tmp_path: Path
 ) -> None:
-    vcgencmd.set("0x0")
-    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
-    attach(dev, runtime)
-    dev.poll()
+    dev = polled(vcgencmd, "0x0", runtime, tmp_path)
     dev.poll()
     vcgencmd.set("0x50005")
     dev.poll()
@@ -111,10 +121,7 @@ def test_emits_on_attach_then_only_on_transitions(
 def test_reattach_emits_the_current_state_again(
     vcgencmd: FakeVcgencmd, runtime: Runtime, message_log: MessageLog, tmp_path: Path
 ) -> None:
-    vcgencmd.set("0x80008")
-    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=vcgencmd.command)
-    attach(dev, runtime)
-    dev.poll()
+    dev = polled(vcgencmd, "0x80008", runtime, tmp_path)
     dev.detach()
     attach(dev, runtime)
     dev.poll()
@@ -152,39 +159,29 @@ def test_cannot_open_vcio_says_group_video(
 
 
 def test_other_failures_quote_the_exit_status(tmp_path: Path, runtime: Runtime) -> None:
-    script = tmp_path / "vcgencmd"
-    script.write_text("#!/bin/sh\necho 'VCHI initialization failed'\nexit 1\n")
-    script.chmod(0o755)
-    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=(str(script), "get_throttled"))
+    command = script_vcgencmd(tmp_path, "echo 'VCHI initialization failed'\nexit 1\n")
+    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=command)
     with pytest.raises(DeviceError, match="failed with exit status 1: VCHI initialization"):
         attach(dev, runtime)
 
 
 def test_garbage_output(tmp_path: Path, runtime: Runtime) -> None:
-    script = tmp_path / "vcgencmd"
-    script.write_text("#!/bin/sh\necho 'hello'\n")
-    script.chmod(0o755)
-    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=(str(script), "get_throttled"))
+    command = script_vcgencmd(tmp_path, "echo 'hello'\n")
+    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=command)
     with pytest.raises(DeviceError, match=re.escape("expected 'throttled=0x...', got 'hello'")):
         attach(dev, runtime)
 
 
 def test_not_executable(tmp_path: Path, runtime: Runtime) -> None:
-    script = tmp_path / "vcgencmd"
-    script.write_text("#!/bin/sh\n")
-    script.chmod(0o644)
-    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=(str(script), "get_throttled"))
+    command = script_vcgencmd(tmp_path, "", 0o644)
+    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=command)
     with pytest.raises(DeviceError, match="not executable"):
         attach(dev, runtime)
 
 
 def test_hung_vcgencmd_times_out(tmp_path: Path, runtime: Runtime) -> None:
-    script = tmp_path / "vcgencmd"
-    script.write_text("#!/bin/sh\nexec sleep 30\n")
-    script.chmod(0o755)
-    dev = ThrottlingDevice(
-        host=no_hwmon(tmp_path), command=(str(script), "get_throttled"), timeout=0.2
-    )
+    command = script_vcgencmd(tmp_path, "exec sleep 30\n")
+    dev = ThrottlingDevice(host=no_hwmon(tmp_path), command=command, timeout=0.2)
     with pytest.raises(DeviceError, match=re.escape("did not answer within 0.2 s")):
         attach(dev, runtime)
 

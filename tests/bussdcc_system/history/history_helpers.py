@@ -156,6 +156,14 @@ def write_segment(
     return path
 
 
+def cpu_segment(directory: Path, count: int, *, tail: bytes = b"") -> Path:
+    """Segment 1, from 10:00 UTC on 1 March 2026: ``count`` CPU records a second apart
+    whose ``percent`` is their index (then ``tail``, e.g. a torn line)."""
+    start = datetime(2026, 3, 1, 10, tzinfo=UTC).timestamp()
+    records = [cpu_rec(start + i, i) for i in range(count)]
+    return write_segment(directory, "2026-03-01/10-00-00.jsonl", records, number=1, tail=tail)
+
+
 def cpu_rec(t: float, percent: float = 1.0, **kw: Any) -> dict[str, Any]:
     """A raw ``system.cpu.usage.updated`` line for ``write_segment``."""
     return rec(t, "system.cpu.usage.updated", {"percent": percent}, **kw)

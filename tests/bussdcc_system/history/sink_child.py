@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bussdcc import EventBus, Message, Severity, SystemClock
 from bussdcc.testing import SimClock
@@ -44,21 +45,31 @@ class Tick(Message):
     pad: str
 
 
-def crash(directory: str, run: int) -> None:
-    sink = HistorySink(
+def started(sink: HistorySink, clock: SimClock | None = None) -> EventBus:
+    """``sink`` started on a new bus (on ``clock``, else the real one): where to emit."""
+    bus = EventBus(clock)
+    sink.subscribe(bus)
+    sink.start()
+    return bus
+
+
+def unbounded(directory: str, boot_id: str, flush_interval: float, **options: Any) -> HistorySink:
+    """A sink on the real clock that neither prunes nor drops: what was written stays."""
+    return HistorySink(
         directory,
         clock=SystemClock(),
-        boot_id="crash-boot",
-        flush_interval=0.02,
-        rotate_interval=0.25,
-        compress=True,
+        boot_id=boot_id,
+        flush_interval=flush_interval,
         buffer_size=10**7,
         retention_days=None,
         max_size_mb=None,
+        **options,
     )
-    bus = EventBus()
-    sink.subscribe(bus)
-    sink.start()
+
+
+def crash(directory: str, run: int) -> None:
+    sink = unbounded(directory, "crash-boot", 0.02, rotate_interval=0.25, compress=True)
+    bus = started(sink)
 
     def monitor() -> None:
         last = 0
@@ -102,18 +113,8 @@ def warn(directory: str, run: int) -> None:
         say(f"synced {os.fstat(seg.fd).st_size} {seg.path}")
 
     SegmentWriter.sync = sync  # type: ignore[method-assign]
-    sink = HistorySink(
-        directory,
-        clock=SystemClock(),
-        boot_id="warn-boot",
-        flush_interval=60.0,
-        buffer_size=10**7,
-        retention_days=None,
-        max_size_mb=None,
-    )
-    bus = EventBus()
-    sink.subscribe(bus)
-    sink.start()
+    sink = unbounded(directory, "warn-boot", 60.0)
+    bus = started(sink)
     i = n = 0
     next_warning = time.monotonic() + 0.2
     while True:
@@ -146,9 +147,7 @@ def fsize(directory: str) -> None:
         compress=False,
         flush_interval=5.0,
     )
-    bus = EventBus(clock)
-    sink.subscribe(bus)
-    sink.start()
+    bus = started(sink, clock)
     resource.setrlimit(resource.RLIMIT_FSIZE, (20000, hard))
     for i in range(300):
         bus.emit(Tick(1, i + 1, "y" * 100))
@@ -170,9 +169,7 @@ def unwritable(directory: str) -> None:
     sink = HistorySink(
         directory, clock=clock, emit=emitted.append, boot_id="unwritable", flush_interval=5.0
     )
-    bus = EventBus(clock)
-    sink.subscribe(bus)
-    sink.start()
+    bus = started(sink, clock)
     bus.emit(Tick(1, 1, ""))
     clock.advance(5)
     bus.emit(Tick(1, 2, ""))

@@ -130,24 +130,21 @@ def test_segment_named_in_the_future_neither_blocks_nor_causes_deletion(tmp_path
     got = [g.boot for g in read_records(tmp_path)]
     assert got == ["boot-a"] * 30 + ["boot-b"] * 30  # write order, not name order
     segs = list_segments(tmp_path, now=datetime(2026, 3, 2, tzinfo=UTC).timestamp())
-    keep = plan_retention(
-        segs,
-        now_wall=datetime(2026, 3, 20, tzinfo=UTC).timestamp(),
-        now_mono=0.0,
-        boot=None,
-        retention_days=30.0,
-        max_bytes=None,
-    )
-    assert keep == []
-    later = plan_retention(
-        segs,
-        now_wall=datetime(2026, 4, 15, tzinfo=UTC).timestamp(),
-        now_mono=0.0,
-        boot=None,
-        retention_days=30.0,
-        max_bytes=None,
-    )
-    assert {d.segment.boot for d in later} == {"boot-a", "boot-b"}
+
+    def deleted_on(day: datetime) -> set[str]:
+        """The boots whose segments 30 days' retention deletes on ``day`` (after a reboot)."""
+        plan = plan_retention(
+            segs,
+            now_wall=day.timestamp(),
+            now_mono=0.0,
+            boot=None,
+            retention_days=30.0,
+            max_bytes=None,
+        )
+        return {d.segment.boot for d in plan}
+
+    assert deleted_on(datetime(2026, 3, 20, tzinfo=UTC)) == set()
+    assert deleted_on(datetime(2026, 4, 15, tzinfo=UTC)) == {"boot-a", "boot-b"}
 
 
 def test_nothing_is_deleted_by_age_while_the_clock_is_not_set(tmp_path: Path) -> None:

@@ -10,7 +10,14 @@ import pytest
 
 from bussdcc.testing import SimClock
 from bussdcc_system.history.reader import list_segments, read_records
-from tests.bussdcc_system.history.history_helpers import cpu, cpu_rec, rig, temp, write_segment
+from tests.bussdcc_system.history.history_helpers import (
+    cpu,
+    cpu_rec,
+    cpu_segment,
+    rig,
+    temp,
+    write_segment,
+)
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
 
@@ -18,13 +25,7 @@ DAY = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
 def test_torn_last_line_is_skipped_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    write_segment(
-        tmp_path,
-        "2026-03-01/10-00-00.jsonl",
-        [cpu_rec(DAY + 36000 + i, i) for i in range(3)],
-        number=1,
-        tail=b'{"time":"2026-03-01T10:00:03.000Z","na',
-    )
+    cpu_segment(tmp_path, 3, tail=b'{"time":"2026-03-01T10:00:03.000Z","na')
     caplog.set_level(logging.WARNING, "bussdcc_system.history")
     got = [r.data["percent"] for r in read_records(tmp_path)]
     assert got == [0, 1, 2]
@@ -34,12 +35,7 @@ def test_torn_last_line_is_skipped_with_a_warning(
 def test_invalid_lines_anywhere_are_skipped_never_raised(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = write_segment(
-        tmp_path,
-        "2026-03-01/10-00-00.jsonl",
-        [cpu_rec(DAY + 36000 + i, i) for i in range(4)],
-        number=1,
-    )
+    path = cpu_segment(tmp_path, 4)
     lines = path.read_bytes().splitlines(keepends=True)
     lines.insert(2, b"not json at all\n")
     lines.insert(3, b'{"time": 5, "name": "x", "data": {}}\n')  # wrong types

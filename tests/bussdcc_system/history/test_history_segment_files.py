@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import gzip
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bussdcc_system.history.reader import list_segments, read_records
-from tests.bussdcc_system.history.history_helpers import cpu_rec, write_segment
-
-DAY = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+from tests.bussdcc_system.history.history_helpers import cpu_segment
 
 
 def test_gzip_is_read_transparently_and_wins_over_a_leftover_plain_copy(tmp_path: Path) -> None:
-    p = write_segment(
-        tmp_path,
-        "2026-03-01/10-00-00.jsonl",
-        [cpu_rec(DAY + 36000 + i, i) for i in range(5)],
-        number=1,
-    )
+    p = cpu_segment(tmp_path, 5)
     gz = p.with_name(p.name + ".gz")
     gz.write_bytes(gzip.compress(p.read_bytes()))
     # a crash between the rename of the .gz and the unlink of the plain file: both exist
@@ -33,12 +25,7 @@ def test_gzip_is_read_transparently_and_wins_over_a_leftover_plain_copy(tmp_path
 def test_truncated_gzip_yields_what_is_there(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    p = write_segment(
-        tmp_path,
-        "2026-03-01/10-00-00.jsonl",
-        [cpu_rec(DAY + 36000 + i, i) for i in range(2000)],
-        number=1,
-    )
+    p = cpu_segment(tmp_path, 2000)
     data = gzip.compress(p.read_bytes())
     p.unlink()
     p.with_name(p.name + ".gz").write_bytes(data[: len(data) // 2])

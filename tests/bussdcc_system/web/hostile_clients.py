@@ -29,7 +29,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -331,23 +331,42 @@ class HalfSentRequests:
         self._selector.close()
 
 
-class HealthzProbe:
+class _Background:
+    """``_run`` in a daemon thread from ``start`` until it returns or ``stop`` (which sets
+    ``_stop`` and waits up to ``join_timeout`` seconds)."""
+
+    join_timeout = 5.0
+
+    def __init__(self, name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.join_timeout)
+
+
+class HealthzProbe(_Background):
     """``GET /healthz`` every ``interval`` seconds from 127.0.0.1 in a thread, timing each
     (at most ``max_requests``, until ``stop``)."""
 
+    join_timeout = 15.0
+
     def __init__(self, port: int, interval: float = 0.05, max_requests: int = 5000) -> None:
+        super().__init__("healthz-probe")
         self.port = port
         self.interval = interval
         self.max_requests = max_requests
         self.latencies: list[float] = []
         self.statuses: list[int] = []
         self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="healthz-probe", daemon=True)
-
-    def start(self) -> HealthzProbe:
-        self._thread.start()
-        return self
 
     def _run(self) -> None:
         for _ in range(self.max_requests):
@@ -367,29 +386,20 @@ class HealthzProbe:
                 conn.close()
             self._stop.wait(self.interval)
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(15)
-
     @property
     def worst(self) -> float:
         return max(self.latencies, default=float("nan"))
 
 
-class ProcessSampler:
+class ProcessSampler(_Background):
     """The peak descriptors and threads of a process, sampled every 10 ms in a thread."""
 
     def __init__(self, app: ServedApp, max_samples: int = 20_000) -> None:
+        super().__init__("fd-sampler")
         self.app = app
         self.max_samples = max_samples
         self.peak_fds = 0
         self.peak_threads = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fd-sampler", daemon=True)
-
-    def start(self) -> ProcessSampler:
-        self._thread.start()
-        return self
 
     def _run(self) -> None:
         for _ in range(self.max_samples):
@@ -400,10 +410,6 @@ class ProcessSampler:
                 return
             if self._stop.wait(0.01):
                 return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
 
 if __name__ == "__main__":

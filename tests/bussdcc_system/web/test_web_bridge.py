@@ -54,6 +54,14 @@ def parts() -> Iterator[tuple[Bridge, Recorder, Source]]:
     assert bridge.stop(2.0)
 
 
+def pushed(bridge: Bridge, rec: Recorder, src: Source, sid: str, **values: Any) -> dict[str, Any]:
+    """Change the view, notify the bridge and wait for ``sid``'s first push: its patch."""
+    src.set(**values)
+    bridge.notify()
+    wait_for(lambda: rec.to(sid), what=f"a push to {sid}")
+    return rec.to(sid)[0][0]
+
+
 def test_diff_names_changes_and_removals() -> None:
     assert diff({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4}) == {"c": {"b": 3, "c": 4}}
     assert diff({"a": 1, "gone": 2}, {"a": 1}) == {"c": {}, "r": ["gone"]}
@@ -62,26 +70,19 @@ def test_diff_names_changes_and_removals() -> None:
 def test_hello_returns_the_full_view_then_patches_follow(parts: Any) -> None:
     bridge, rec, src = parts
     assert bridge.hello("s1") == {"build": "b1", "view": {"a": 1, "b": "x"}}
-    src.set(a=2)
-    bridge.notify()
-    wait_for(lambda: rec.to("s1"), what="a push")
-    patch, _ack = rec.to("s1")[0]
-    assert patch == {"c": {"a": 2}}
+    assert pushed(bridge, rec, src, "s1", a=2) == {"c": {"a": 2}}
 
 
 def test_an_unacknowledged_client_gets_the_latest_values_not_a_backlog(parts: Any) -> None:
     bridge, rec, src = parts
     bridge.hello("slow")
-    src.set(a=2)
-    bridge.notify()
-    wait_for(lambda: rec.to("slow"), what="first push")
+    assert pushed(bridge, rec, src, "slow", a=2) == {"c": {"a": 2}}
     for i in range(3, 50):
         src.set(a=i, b=f"v{i}")
         bridge.notify()
     wait_for(lambda: bridge.stats().coalesced >= 1, what="changes held back")
     assert len(rec.to("slow")) == 1  # one push in flight, no matter how many changes
-    first, ack = rec.to("slow")[0]
-    assert first == {"c": {"a": 2}}
+    _first, ack = rec.to("slow")[0]
     ack()
     wait_for(lambda: len(rec.to("slow")) == 2, what="the catch-up push")
     catch_up, ack2 = rec.to("slow")[1]
@@ -109,9 +110,7 @@ def test_a_stalled_client_does_not_hold_back_another(parts: Any) -> None:
 def test_disconnect_and_stale_acks_are_harmless(parts: Any) -> None:
     bridge, rec, src = parts
     bridge.hello("c")
-    src.set(a=5)
-    bridge.notify()
-    wait_for(lambda: rec.to("c"), what="a push")
+    pushed(bridge, rec, src, "c", a=5)
     bridge.disconnect("c")
     _d, ack = rec.to("c")[0]
     ack()  # acknowledging after disconnect: ignored
@@ -166,9 +165,6 @@ def test_nothing_is_built_while_no_client_is_connected() -> None:
             bridge.notify()
         assert builds == [200] and not rec.sent
         assert bridge.hello("s2")["view"]["a"] == 299
-        src.set(a=300)
-        bridge.notify()
-        wait_for(lambda: rec.to("s2"), what="a push to the new client")
-        assert rec.to("s2")[0][0] == {"c": {"a": 300}}
+        assert pushed(bridge, rec, src, "s2", a=300) == {"c": {"a": 300}}
     finally:
         assert bridge.stop(2.0)

@@ -25,7 +25,6 @@ from bussdcc import Service, ThreadedRuntime
 from bussdcc_system import messages as m
 from bussdcc_system.config import Config, SamplingConfig, WebConfig
 from bussdcc_system.web import WebInterface
-from tests.prerequisites import chromium_context
 
 pytestmark = pytest.mark.browser
 
@@ -91,12 +90,6 @@ def history() -> Iterator[Path]:
     write_history(directory, time.time() - 86400, 1440, step=60.0)
     yield directory
     shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_context() as context:
-        yield context
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from bussdcc_system.health import HealthProcess
 from bussdcc_system.state import StateProcess
 from bussdcc_system.web import WebInterface
 from tests.bussdcc_system.telemetry_helpers import cpu_usage, pi_telemetry, top_processes
-from tests.prerequisites import chromium_context
 
 pytestmark = pytest.mark.browser
 
@@ -159,12 +158,6 @@ def history() -> Iterator[Path]:
     write_history(directory, time.time() - 6.5 * 86400, 312, step=1800.0, sticky=True)
     yield directory
     shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_context() as context:
-        yield context
 
 
 def _settle(pi: Pi, pages: list[BrowserPage]) -> None:

@@ -240,19 +240,21 @@ def rt() -> Iterator[Runtime]:
     runtime.shutdown()
 
 
-def without_vendor(root: Path) -> Path:
+def without_vendor(root: Path, caplog: pytest.LogCaptureFixture) -> Assets:
+    """The assets of a static directory at ``root`` with app.js but no vendor/ (what
+    they log on the way is in ``caplog``)."""
     root.mkdir(parents=True)
     (root / "app.js").write_text("/* app */")
-    return root
+    with caplog.at_level(logging.ERROR, logger="bussdcc_system.web"):
+        return Assets(root)
 
 
 def test_an_installed_package_missing_them_says_reinstall_not_run_a_script(
     rt: Runtime, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The package has no scripts/: the owner of a damaged install is told to reinstall."""
-    root = without_vendor(tmp_path / "usr/lib/python3/dist-packages/bussdcc_system/web/static")
-    with caplog.at_level(logging.ERROR, logger="bussdcc_system.web"):
-        assets = Assets(root)
+    static = tmp_path / "usr/lib/python3/dist-packages/bussdcc_system/web/static"
+    assets = without_vendor(static, caplog)
     assert "apt install --reinstall bussdcc-system" in caplog.text
     assert "scripts/" not in caplog.text
     resp = create_app(state=rt.state, assets=assets).test_client().get("/")
@@ -265,9 +267,7 @@ def test_an_installed_package_missing_them_says_reinstall_not_run_a_script(
 def test_a_checkout_missing_them_says_how_to_restore_them(
     rt: Runtime, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    root = without_vendor(tmp_path / "checkout/src/bussdcc_system/web/static")
-    with caplog.at_level(logging.ERROR, logger="bussdcc_system.web"):
-        assets = Assets(root)
+    assets = without_vendor(tmp_path / "checkout/src/bussdcc_system/web/static", caplog)
     assert f"git checkout -- {VENDOR}" in caplog.text
     page = create_app(state=rt.state, assets=assets).test_client().get("/").get_data(as_text=True)
     assert f"git checkout -- {VENDOR}" in page and "scripts/fetch-assets.sh" in page

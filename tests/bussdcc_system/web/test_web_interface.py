@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from web_helpers import make_rig
+from web_helpers import WebRig, make_rig
 
 from bussdcc import BootError, Runtime
 from bussdcc.testing import SimClock
 from bussdcc_system.config import WebConfig
 from bussdcc_system.web import BindError, WebInterface
+
+
+@pytest.fixture
+def fresh_rig(tmp_path: Path) -> Iterator[WebRig]:
+    """A started rig that has been fed nothing, stopped after the test."""
+    rig = make_rig(tmp_path)
+    yield rig
+    rig.rt.stop(timeout=10)
 
 
 def listening(port: int) -> bool:
@@ -71,51 +80,39 @@ def test_stop_releases_the_port_for_the_next_daemon(tmp_path: Path) -> None:
         again.rt.stop(timeout=10)
 
 
-def test_reload_with_a_new_port_rebinds(tmp_path: Path) -> None:
-    rig = make_rig(tmp_path)
-    try:
-        assert rig.web.address is not None
-        old = rig.web.address[1]
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            new = probe.getsockname()[1]
-        rig.web.apply_config(WebConfig(host="127.0.0.1", port=new))
-        assert rig.web.address == ("127.0.0.1", new)
-        assert requests.get(f"http://127.0.0.1:{new}/healthz", timeout=5).ok
-        assert not listening(old)
-    finally:
-        rig.rt.stop(timeout=10)
+def test_reload_with_a_new_port_rebinds(fresh_rig: WebRig) -> None:
+    assert fresh_rig.web.address is not None
+    old = fresh_rig.web.address[1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        new = probe.getsockname()[1]
+    fresh_rig.web.apply_config(WebConfig(host="127.0.0.1", port=new))
+    assert fresh_rig.web.address == ("127.0.0.1", new)
+    assert requests.get(f"http://127.0.0.1:{new}/healthz", timeout=5).ok
+    assert not listening(old)
 
 
-def test_reload_to_a_taken_port_keeps_the_old_bind(tmp_path: Path) -> None:
-    rig = make_rig(tmp_path)
-    try:
-        before = rig.web.address
-        with socket.socket() as squatter:
-            squatter.bind(("127.0.0.1", 0))
-            squatter.listen()
-            taken = squatter.getsockname()[1]
-            with pytest.raises(BindError, match="address already in use"):
-                rig.web.apply_config(WebConfig(host="127.0.0.1", port=taken))
-        assert rig.web.address == before
-        assert requests.get(f"{rig.url}/healthz", timeout=5).ok
-    finally:
-        rig.rt.stop(timeout=10)
+def test_reload_to_a_taken_port_keeps_the_old_bind(fresh_rig: WebRig) -> None:
+    before = fresh_rig.web.address
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        with pytest.raises(BindError, match="address already in use"):
+            fresh_rig.web.apply_config(WebConfig(host="127.0.0.1", port=taken))
+    assert fresh_rig.web.address == before
+    assert requests.get(f"{fresh_rig.url}/healthz", timeout=5).ok
 
 
-def test_reload_with_a_new_token_needs_no_rebind(tmp_path: Path) -> None:
-    rig = make_rig(tmp_path)
-    try:
-        before = rig.web.address
-        url = rig.url + "/api/led/test"
-        assert requests.post(url, timeout=5).status_code == 403  # no token configured
-        cfg = dataclasses.replace(rig.web.config, token="s3cret")
-        rig.web.apply_config(cfg)
-        assert rig.web.address == before
-        ok = requests.post(url, headers={"Authorization": "Bearer s3cret"}, timeout=5)
-        assert ok.status_code == 202
-    finally:
-        rig.rt.stop(timeout=10)
+def test_reload_with_a_new_token_needs_no_rebind(fresh_rig: WebRig) -> None:
+    before = fresh_rig.web.address
+    url = fresh_rig.url + "/api/led/test"
+    assert requests.post(url, timeout=5).status_code == 403  # no token configured
+    cfg = dataclasses.replace(fresh_rig.web.config, token="s3cret")
+    fresh_rig.web.apply_config(cfg)
+    assert fresh_rig.web.address == before
+    ok = requests.post(url, headers={"Authorization": "Bearer s3cret"}, timeout=5)
+    assert ok.status_code == 202
 
 
 def test_handle_event_before_start_is_harmless() -> None:

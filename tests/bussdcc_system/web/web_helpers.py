@@ -184,15 +184,10 @@ def shoot(
 ) -> None:
     """Save a screenshot under artifacts/screenshots/ and (with ``check``) make sure it is
     not blank."""
-    from tests.prerequisites import nonblank
+    from tests.prerequisites import assert_not_blank
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     png = page.page.screenshot(path=str(SHOTS / name), full_page=full)
     if not check:
         return
-    probe = browser.new_page()
-    try:
-        variance, colours = nonblank(probe, png)
-    finally:
-        probe.close()
-    assert variance > 100 and colours > 50, f"{name} looks blank ({variance=}, {colours=})"
+    assert_not_blank(browser, png, name)
