@@ -22,6 +22,15 @@ from bussdcc import (
 )
 from bussdcc.testing import MessageLog, SimClock
 
+STOP_ORDER = [
+    "stop s2", "stop s1",
+    "stop i2", "detach i2", "stop i1", "detach i1",
+    "stop p2", "detach p2", "stop p1", "detach p1",
+    "disconnect d2", "disconnect d1",
+]  # fmt: skip
+"""Shutdown: services, interfaces, processes, devices, each newest first (the reverse of
+start), every one stopped even when another failed."""
+
 
 class Journal:
     """One ordered list of lifecycle calls across every kind of component."""
@@ -133,12 +142,7 @@ def test_boot_in_order_and_shutdown_in_reverse(
     assert names[0] == "runtime.booting"
     assert names.index("runtime.booted") < names.index("service.started")
     runtime.shutdown()
-    assert journal.matching("stop", "detach", "disconnect") == [
-        "stop s2", "stop s1",
-        "stop i2", "detach i2", "stop i1", "detach i1",
-        "stop p2", "detach p2", "stop p1", "detach p1",
-        "disconnect d2", "disconnect d1",
-    ]  # fmt: skip
+    assert journal.matching("stop", "detach", "disconnect") == STOP_ORDER
     names = message_log.names
     assert names[-1] == "runtime.shutdown"
     assert names.index("runtime.shutting_down") < names.index("service.stopped")
@@ -232,12 +236,7 @@ def test_every_stop_runs_even_when_earlier_ones_raise(
     runtime.boot()
     clock.settle()
     assert runtime.shutdown() == 0
-    assert journal.matching("stop", "detach", "disconnect") == [
-        "stop s2", "stop s1",
-        "stop i2", "detach i2", "stop i1", "detach i1",
-        "stop p2", "detach p2", "stop p1", "detach p1",
-        "disconnect d2", "disconnect d1",
-    ]  # fmt: skip
+    assert journal.matching("stop", "detach", "disconnect") == STOP_ORDER
     phases = [(d["process"], d["phase"]) for d in message_log.data("process.error")]
     assert phases == [
         ("i2", "stop"), ("i2", "detach"), ("i1", "stop"), ("i1", "detach"),

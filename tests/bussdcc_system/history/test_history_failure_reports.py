@@ -22,7 +22,7 @@ import pytest
 
 from bussdcc import Message
 from bussdcc_system.history.reader import list_segments, read_records
-from tests.bussdcc_system.history.history_helpers import SINK_CHILD, cpu, rig
+from tests.bussdcc_system.history.history_helpers import SINK_CHILD, Rig, cpu, rig
 
 
 def _mount(path: Path, options: str) -> bool:
@@ -41,15 +41,21 @@ def _remount(path: Path, mode: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{mode}", str(path)], check=True, capture_output=True)
 
 
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
+@contextlib.contextmanager
+def _tmpfs(tmp_path: Path, options: str, needs: str) -> Iterator[Path]:
     mnt = tmp_path / "fs"
-    if not _mount(mnt, "size=64k,mode=0755"):
-        pytest.skip("needs root to mount a tmpfs (the RLIMIT_FSIZE test covers non-root)")
+    if not _mount(mnt, options):
+        pytest.skip(f"needs root to mount a tmpfs ({needs})")
     try:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    with _tmpfs(tmp_path, "size=64k,mode=0755", "the RLIMIT_FSIZE test covers non-root") as mnt:
+        yield mnt
 
 
 def _fill(fs: Path) -> Path:
@@ -203,13 +209,8 @@ def test_unwritable_directory_is_reported_and_the_sink_keeps_running(tmp_path: P
 @pytest.fixture
 def few_inodes(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs with plenty of space and only 16 inodes."""
-    mnt = tmp_path / "fs"
-    if not _mount(mnt, "size=1m,nr_inodes=16,mode=0755"):
-        pytest.skip("needs root to mount a tmpfs with few inodes")
-    try:
+    with _tmpfs(tmp_path, "size=1m,nr_inodes=16,mode=0755", "with few inodes") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)
 
 
 def _use_up_inodes(fs: Path) -> list[Path]:
@@ -290,13 +291,20 @@ def test_a_deleted_directory_is_made_again_and_the_open_segment_carried_over(
     assert [p.name for p in directory.glob("*/*.jsonl.gz")] == [segment.name]
 
 
-def test_a_replaced_directory_is_noticed_and_writing_goes_on_in_the_new_one(
-    tmp_path: Path,
-) -> None:
+@contextlib.contextmanager
+def _written_once(tmp_path: Path) -> Iterator[tuple[Path, Rig]]:
+    """A sink writing in ``tmp_path/history`` whose open segment holds ``cpu(1.0)``."""
     directory = tmp_path / "history"
     with rig(directory) as r:
         r.emit(cpu(1.0))
         r.clock.advance(5)
+        yield directory, r
+
+
+def test_a_replaced_directory_is_noticed_and_writing_goes_on_in_the_new_one(
+    tmp_path: Path,
+) -> None:
+    with _written_once(tmp_path) as (directory, r):
         directory.rename(tmp_path / "history.old")  # an admin's "restore from backup"
         directory.mkdir()
         r.emit(cpu(2.0))
@@ -325,10 +333,7 @@ def test_a_directory_deleted_between_segments_is_made_again_at_once(tmp_path: Pa
 def test_a_file_in_place_of_the_directory_is_reported_until_it_is_moved_away(
     tmp_path: Path,
 ) -> None:
-    directory = tmp_path / "history"
-    with rig(directory) as r:
-        r.emit(cpu(1.0))
-        r.clock.advance(5)
+    with _written_once(tmp_path) as (directory, r):
         shutil.rmtree(directory)
         directory.write_text("oops\n")  # `cp notes.txt /var/lib/bussdcc-system/history`
         r.emit(cpu(2.0))
