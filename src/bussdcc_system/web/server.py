@@ -1,7 +1,7 @@
 """The HTTP server: a socket bound synchronously, served by werkzeug in one thread.
 
-The port is bound in the constructor, so when the daemon says READY=1 the dashboard
-answers, and a port in use is a clear error at boot, not a ``sys.exit`` from inside
+The port is bound in the constructor (or earlier, by ``listener.bind_socket``, which the
+daemon does during boot), and a port in use is a clear error at boot, not a ``sys.exit`` from inside
 werkzeug (which newer werkzeug does when *it* binds). Requests run in daemon threads
 (werkzeug's threaded server), which Flask-SocketIO's "threading" mode needs; access logs
 are dropped and werkzeug's own messages go to this module's logger. A hostile client
@@ -11,29 +11,23 @@ in total, refused without a thread) and ``request_deadline`` (headers and body i
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import threading
 from typing import TYPE_CHECKING, Any
-
-from werkzeug.serving import LISTEN_QUEUE, get_sockaddr, select_address_family
 
 from bussdcc_system.web.connection_limits import (
     Admission,
     ConnectionLimits,
     LimitedWSGIServer,
 )
+from bussdcc_system.web.listener import BindError, bind_socket
 from bussdcc_system.web.request_deadline import DeadlineRequestHandler
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger("bussdcc_system.web")
-
-
-class BindError(RuntimeError):
-    """The dashboard cannot listen where the configuration says."""
 
 
 class _Handler(DeadlineRequestHandler):
@@ -51,38 +45,6 @@ class _Handler(DeadlineRequestHandler):
 class _Server(LimitedWSGIServer):
     def log(self, type: str, message: str, *args: Any) -> None:
         log.log(logging.DEBUG if type == "info" else logging.ERROR, message.rstrip(), *args)
-
-
-def _describe(exc: OSError) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        return "address already in use"
-    if isinstance(exc, socket.gaierror):
-        return f"unknown host ({exc.strerror})"
-    text = exc.strerror or str(exc)
-    return text[:1].lower() + text[1:]
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``port`` 0 picks a free one)."""
-    label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    try:
-        family = select_address_family(host, port)
-        address = get_sockaddr(host, port, family)
-        sock = socket.socket(family, socket.SOCK_STREAM)
-    except OSError as exc:
-        raise BindError(f"cannot listen on {label}: {_describe(exc)}") from exc
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(LISTEN_QUEUE)
-    except OSError as exc:
-        sock.close()
-        reason = _describe(exc)
-        if exc.errno == errno.EACCES and 0 < port < 1024:
-            reason += " (a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
-        raise BindError(f"cannot listen on {label}: {reason}") from exc
-    sock.set_inheritable(False)
-    return sock
 
 
 class WebServer:
@@ -154,3 +116,6 @@ class WebServer:
             thread.join(timeout)
         self._server.server_close()
         return thread is None or not thread.is_alive()
+
+
+__all__ = ["BindError", "WebServer", "bind_socket"]

@@ -1,0 +1,65 @@
+"""The dashboard's listening socket, bound without loading the web stack.
+
+The daemon binds its port during boot (a port in use fails the boot with the reason) but
+builds the Flask app only after ``READY=1``; binding here needs nothing but ``socket``, so
+the boot does not pay for werkzeug. Connections that arrive before the server runs wait in
+the listen backlog and are answered once it does.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Any
+
+LISTEN_QUEUE = 128
+"""The backlog, as werkzeug's own servers use."""
+
+
+class BindError(RuntimeError):
+    """The dashboard cannot listen where the configuration says."""
+
+
+def _describe(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror})"
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def _address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
+    """The family and address werkzeug would bind ``host:port`` to (IPv6 for a host
+    with a colon, the first of ``getaddrinfo``'s answers, the name itself without one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        res = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    except socket.gaierror:
+        return family, (host, port)
+    return family, tuple(res[0][4])  # IPv6: with its flow info and scope id
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port`` 0 picks a free one)."""
+    label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family, address = _address(host, port)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise BindError(f"cannot listen on {label}: {_describe(exc)}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(LISTEN_QUEUE)
+    except OSError as exc:
+        sock.close()
+        reason = _describe(exc)
+        if exc.errno == errno.EACCES and 0 < port < 1024:
+            reason += " (a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
+        raise BindError(f"cannot listen on {label}: {reason}") from exc
+    sock.set_inheritable(False)
+    return sock
+
+
+__all__ = ["LISTEN_QUEUE", "BindError", "bind_socket"]
