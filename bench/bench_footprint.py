@@ -31,6 +31,7 @@ with a client after 10 minutes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -142,8 +143,19 @@ class Daemon:
             if b"READY=1" in data.split(b"\n"):
                 wall = time.perf_counter() - self.started
                 self.ready_cpu = self.cpu_ticks() / CLK_TCK
+                threading.Thread(target=self._drain, daemon=True).start()
                 return wall
         raise RuntimeError(f"no READY=1 within {timeout} s: {self.log()}")
+
+    def _drain(self) -> None:
+        """Read what the daemon keeps sending (WATCHDOG=1, STATUS=), as systemd does: a
+        full receive queue would block its main thread in ``sendto``."""
+        self.notify.settimeout(None)
+        try:
+            while self.notify.recv(65536):
+                pass
+        except OSError:  # closed by stop()
+            return
 
     def log(self) -> str:
         return (self.dir / "daemon.out").read_text(errors="replace")[-2000:]
@@ -213,6 +225,8 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait(10)
         self.out.close()
+        with contextlib.suppress(OSError):
+            self.notify.shutdown(socket.SHUT_RDWR)  # ends the drain thread's recv
         self.notify.close()
         return self.proc.returncode
 

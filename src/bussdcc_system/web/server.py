@@ -11,6 +11,7 @@ in total, refused without a thread) and ``request_deadline`` (headers and body i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -95,10 +96,14 @@ class WebServer:
         host, port = self._server.socket.getsockname()[:2]
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
+    POLL_INTERVAL = 5.0
+    """How often the idle server thread wakes up by itself: ``close`` wakes it (it shuts the
+    listening socket down), so this is only a fallback, not a 5-per-second idle cost."""
+
     def start(self) -> None:
         thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
+            kwargs={"poll_interval": self.POLL_INTERVAL},
             name=f"web:{self.port}",
             daemon=True,
         )
@@ -109,9 +114,12 @@ class WebServer:
         """Stop accepting and release the port; False if the serving thread lingers."""
         thread = self._thread
         if thread is not None and thread.is_alive():
-            # serve_forever polls for the shutdown flag every poll_interval seconds.
+            # serve_forever looks at the shutdown flag when its select() returns, and a
+            # listening socket shut down is readable at once (accept then fails: ignored).
             stopper = threading.Thread(target=self._server.shutdown, daemon=True)
             stopper.start()
+            with contextlib.suppress(OSError):
+                self._server.socket.shutdown(socket.SHUT_RDWR)
             stopper.join(timeout)
             thread.join(timeout)
         self._server.server_close()
