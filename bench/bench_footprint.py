@@ -7,15 +7,18 @@
 ``python -m bussdcc_system run`` (the code under ``--src``) with the product's defaults,
 except the history directory (a temporary one) and the web address (127.0.0.1, a free
 port), under a stand-in systemd: an ``AF_UNIX`` datagram socket passed as
-``NOTIFY_SOCKET`` (as ``tests/bussdcc_system/daemon_harness.py`` does).
+``NOTIFY_SOCKET`` (as ``tests/bussdcc_system/daemon_harness.py`` does), with the
+``Environment=`` of ``systemd/bussdcc-system.service`` (e.g. ``MALLOC_ARENA_MAX``), as
+the unit runs it.
 
 1. start -> READY=1: from ``Popen`` to the ``READY=1`` datagram, several starts (median,
    min); and the time ``import bussdcc_system.daemon`` takes alone.
 2. CPU, % of one core, from ``utime + stime`` in ``/proc/PID/stat``: idle (no browser)
    over the first part of the run after a warm-up, then with one dashboard client over
-   the rest. The client is headless Chromium on the dashboard (``browser``, as a person
-   would have it) or a python-socketio client that says ``hello`` and acknowledges every
-   push as the page does (``socketio``).
+   the rest, and where it goes: CPU by thread (``/proc/PID/task/*/stat``, named by
+   ``py-spy dump`` when py-spy is installed). The client is headless Chromium on the
+   dashboard (``browser``, as a person would have it) or a python-socketio client that
+   says ``hello`` and acknowledges every push as the page does (``socketio``).
 3. Memory: RSS and PSS from ``/proc/PID/smaps_rollup`` at the end of the idle part and
    after ``--minutes`` with the client; the largest mappings from ``/proc/PID/smaps``.
    ``--tracemalloc`` runs the daemon under ``tracemalloc`` and prints the Python heap by
@@ -28,6 +31,7 @@ with a client after 10 minutes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -46,6 +50,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+UNIT = ROOT / "systemd" / "bussdcc-system.service"
+
+
+def unit_environment(unit: Path = UNIT) -> dict[str, str]:
+    """The unit's ``Environment=`` assignments, except those with systemd specifiers."""
+    out: dict[str, str] = {}
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            for item in line.split("=", 1)[1].split():
+                key, _, value = item.partition("=")
+                if "%" not in value:
+                    out[key] = value
+    return out
+
 
 TRACEMALLOC_RUNNER = """\
 import os, runpy, sys, threading, time, tracemalloc
@@ -88,6 +106,7 @@ class Daemon:
         env["PYTHONPATH"] = str(src)
         env["NOTIFY_SOCKET"] = str(self.dir / "notify")
         env["WATCHDOG_USEC"] = "10000000"  # as the unit's WatchdogSec=10
+        env.update(unit_environment())
         args = ["run", "--config", str(config)]
         self.heap_report = self.dir / "tracemalloc.txt"
         if tracemalloc_after is None:
@@ -124,8 +143,19 @@ class Daemon:
             if b"READY=1" in data.split(b"\n"):
                 wall = time.perf_counter() - self.started
                 self.ready_cpu = self.cpu_ticks() / CLK_TCK
+                threading.Thread(target=self._drain, daemon=True).start()
                 return wall
         raise RuntimeError(f"no READY=1 within {timeout} s: {self.log()}")
+
+    def _drain(self) -> None:
+        """Read what the daemon keeps sending (WATCHDOG=1, STATUS=), as systemd does: a
+        full receive queue would block its main thread in ``sendto``."""
+        self.notify.settimeout(None)
+        try:
+            while self.notify.recv(65536):
+                pass
+        except OSError:  # closed by stop()
+            return
 
     def log(self) -> str:
         return (self.dir / "daemon.out").read_text(errors="replace")[-2000:]
@@ -133,6 +163,39 @@ class Daemon:
     def cpu_ticks(self) -> int:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+
+    def thread_ticks(self) -> dict[int, int]:
+        """utime + stime of each thread, by thread id."""
+        out = {}
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the thread ended
+                continue
+            out[int(task.name)] = int(fields[11]) + int(fields[12])
+        return out
+
+    def thread_names(self) -> dict[int, str]:
+        """Python's names of the threads, from ``py-spy dump`` (empty without py-spy)."""
+        spy = Path(sys.executable).with_name("py-spy")
+        if not spy.exists():
+            return {}
+        try:
+            out = subprocess.run(
+                [str(spy), "dump", "--pid", str(self.proc.pid)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return {}
+        names = {}
+        for line in out.splitlines():
+            if line.startswith("Thread ") and '"' in line:
+                tid = line.split()[1]
+                if tid.isdigit():
+                    names[int(tid)] = line.split('"')[1]
+        return names
 
     def memory(self) -> dict[str, int]:
         out = {}
@@ -162,6 +225,8 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait(10)
         self.out.close()
+        with contextlib.suppress(OSError):
+            self.notify.shutdown(socket.SHUT_RDWR)  # ends the drain thread's recv
         self.notify.close()
         return self.proc.returncode
 
@@ -169,12 +234,23 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def cpu_percent(daemon: Daemon, seconds: float) -> float:
-    """% of one core the daemon used over the next ``seconds``."""
-    t0, c0 = time.monotonic(), daemon.cpu_ticks()
+def cpu_percent(daemon: Daemon, seconds: float) -> tuple[float, list[tuple[str, float]]]:
+    """% of one core the daemon used over the next ``seconds``, and by thread (largest
+    first; threads started and ended meanwhile count in the total only)."""
+    t0, c0, th0 = time.monotonic(), daemon.cpu_ticks(), daemon.thread_ticks()
     time.sleep(seconds)
-    t1, c1 = time.monotonic(), daemon.cpu_ticks()
-    return 100.0 * (c1 - c0) / CLK_TCK / (t1 - t0)
+    t1, c1, th1 = time.monotonic(), daemon.cpu_ticks(), daemon.thread_ticks()
+    names = daemon.thread_names()
+    span = t1 - t0
+
+    def pct(ticks: int) -> float:
+        return 100.0 * ticks / CLK_TCK / span
+
+    per: dict[str, int] = defaultdict(int)
+    for tid, ticks in th1.items():
+        per[names.get(tid, f"thread {tid}")] += ticks - th0.get(tid, 0)
+    threads = sorted(((n, pct(t)) for n, t in per.items() if t > 0), key=lambda kv: -kv[1])
+    return pct(c1 - c0), threads
 
 
 def mb(n: float) -> str:
@@ -303,19 +379,20 @@ def footprint(args: argparse.Namespace) -> None:
         ready = d.wait_ready()
         urllib.request.urlopen(d.url + "/healthz", timeout=30).read()
         time.sleep(warm)
-        idle = cpu_percent(d, idle_s - warm)
+        idle, idle_threads = cpu_percent(d, idle_s - warm)
         mem_idle = d.memory()
         client = Client(args.client, d.url, python)
         time.sleep(warm)
         left = total - (time.perf_counter() - d.started)
-        busy = cpu_percent(d, max(10.0, left))
+        busy, busy_threads = cpu_percent(d, max(10.0, left))
         mem = d.memory()
         maps = d.mappings()
     finally:
         if client is not None:
             client.close()
         code = d.stop()
-    print(f"real daemon ({src}), {args.minutes:g} min, exit {code}")
+    env = " ".join(f"{k}={v}" for k, v in unit_environment().items())
+    print(f"real daemon ({src}), {args.minutes:g} min, exit {code}; the unit's environment: {env}")
     print(f"  start -> READY=1 (this run)   {ready:.2f} s")
     print(f"  CPU idle                      {idle:.2f} % of one core  ({idle_s - warm:.0f} s)")
     print(f"  CPU with one client ({args.client})  {busy:.2f} % of one core")
@@ -327,6 +404,10 @@ def footprint(args: argparse.Namespace) -> None:
         f"  memory with a client, end     RSS {mb(mem['Rss'])}, PSS {mb(mem['Pss'])}"
         f" (anonymous {mb(mem.get('Anonymous', 0))})"
     )
+    for label, threads in (("idle", idle_threads), ("with the client", busy_threads)):
+        print(f"  CPU by thread, {label} (% of one core):")
+        for name, value in threads[:8]:
+            print(f"    {value:6.3f}  {name}")
     print("  largest mappings (RSS):")
     for name, size in maps:
         print(f"    {size / 2**20:7.1f} MiB  {name}")

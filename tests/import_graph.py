@@ -66,6 +66,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "entry points",
         (
             "bussdcc_system.daemon",
+            "bussdcc_system.late_imports",  # what the daemon loads right after READY=1
             "bussdcc_system.history.cli",
             "bussdcc_system.cli",
             "bussdcc_system.__main__",

@@ -35,8 +35,6 @@ from bussdcc_system.devices.thermal import ThermalZoneDevice
 from bussdcc_system.devices.throttling import DEFAULT_VCGENCMD, ThrottlingDevice
 from bussdcc_system.health import HealthProcess
 from bussdcc_system.host import HostRoot
-from bussdcc_system.mqtt import MqttBridge, mqtt_bridge
-from bussdcc_system.notifications import notification_service
 from bussdcc_system.state import StateProcess
 from bussdcc_system.telemetry import (
     AddressSource,
@@ -292,7 +290,10 @@ class Components:
                 runtime.register_service(new)
         bridge = self.outputs.get("mqtt")
         follows = diff.disks_changed or diff.web_changed or diff.history_changed
-        if isinstance(bridge, MqttBridge) and follows and not diff.mqtt_changed:
+        if bridge is not None and follows and not diff.mqtt_changed:
+            from bussdcc_system.mqtt import MqttBridge
+
+            assert isinstance(bridge, MqttBridge)
             bridge.apply_config(config)
 
     def remove_device(self, runtime: Runtime, device_id: str) -> None:
@@ -319,11 +320,30 @@ def _keep(keys: Sequence[str | None]) -> Callable[[Any], Any]:
     return fn
 
 
+def _mqtt(config: Config, host: HostRoot) -> Service | None:
+    # Loaded only when turned on: paho and ssl are 3 MB a daemon without a broker keeps.
+    if not config.mqtt.enabled:
+        return None
+    from bussdcc_system.mqtt import mqtt_bridge
+
+    return mqtt_bridge(config, host)
+
+
+def _notifications(config: Config, host: HostRoot) -> Service | None:
+    # Loaded only with an endpoint (it needs ssl and urllib.request).
+    if not (config.notifications.ntfy_url or config.notifications.webhook_url):
+        return None
+    from bussdcc_system.notifications import notification_service
+
+    return notification_service(config.notifications, host)
+
+
 def build_outputs(config: Config, host: HostRoot, *, only: str | None = None) -> dict[str, Service]:
-    """The MQTT bridge and the notification service, those ``config`` turns on."""
+    """The MQTT bridge and the notification service, those ``config`` turns on (their
+    modules load only then)."""
     builders: dict[str, Callable[[], Service | None]] = {
-        "mqtt": lambda: mqtt_bridge(config, host),
-        "notifications": lambda: notification_service(config.notifications, host),
+        "mqtt": lambda: _mqtt(config, host),
+        "notifications": lambda: _notifications(config, host),
     }
     built = {name: build() for name, build in builders.items() if only in (None, name)}
     return {name: service for name, service in built.items() if service is not None}

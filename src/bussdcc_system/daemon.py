@@ -2,10 +2,13 @@
 
 Main thread: signals, reload and watchdog pings (``on_idle``, every third of
 ``WATCHDOG_USEC``, and between reloads when signals pour in). ``READY=1`` is sent only
-after boot finished, which includes binding the web port. ``WATCHDOG=1`` is sent only
-while the kernel's liveness check passes (a heartbeat went through dispatch end to end
-and every critical service ticks within its deadline), never from a blind timer, so a
-hung dispatch or a stalled critical service makes systemd restart the process.
+after boot finished, which includes binding the web port; right after it, before the
+loop, the dashboard's app is built and served (connections made meanwhile wait in the
+listen backlog) and the rest the daemon will need is imported (``late_imports``), so
+start-up pays only for what ``READY=1`` needs. ``WATCHDOG=1`` is sent only while the
+kernel's liveness check passes (a heartbeat went through dispatch end to end and every
+critical service ticks within its deadline), never from a blind timer, so a hung dispatch
+or a stalled critical service makes systemd restart the process.
 SIGHUP re-reads the YAML and applies only the difference, as a transaction
 (``reload.py``): everything that can fail (parse, validate, bind the new address, the
 new history directory, new devices) is made ready before anything running changes, then
@@ -20,12 +23,13 @@ import logging
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from bussdcc import BootError, ClockProtocol, Message, Severity, SignalRuntime
-from bussdcc_system import __version__
+from bussdcc_system import __version__, late_imports
 from bussdcc_system.components import Components, build_components
 from bussdcc_system.config import (
     Config,
@@ -36,11 +40,11 @@ from bussdcc_system.config import (
 )
 from bussdcc_system.console import ConsoleSink
 from bussdcc_system.history.sink import HistorySink
-from bussdcc_system.mqtt.bridge import status_words as mqtt_status_words
+from bussdcc_system.mqtt.status import status_words as mqtt_status_words
 from bussdcc_system.notify import Notifier
 from bussdcc_system.reload import PreparedReload, ReloadError, prepare
 from bussdcc_system.web.interface import WebInterface
-from bussdcc_system.web.server import BindError
+from bussdcc_system.web.listener import BindError
 
 log = logging.getLogger("bussdcc_system.daemon")
 
@@ -124,6 +128,7 @@ class Daemon(SignalRuntime):
             liveness=self.liveness,
             degraded=self.degraded,
             listener=listener,
+            deferred=not self.booted,  # served after READY=1 (``_finish_start``)
         )
         self.register_interface(web)
         return web
@@ -150,6 +155,27 @@ class Daemon(SignalRuntime):
         status = self.describe()
         self.notifier.ready(status)
         log.info("ready: %s", status)
+        self._finish_start()
+
+    def _finish_start(self) -> None:
+        """After READY=1: serve the dashboard, then import the rest (``late_imports``).
+        Failing here is a broken installation (a missing module): shut down with 69."""
+        started, modules = time.perf_counter(), len(sys.modules)
+        try:
+            late_imports.load_web_stack()
+            if self.web is not None:
+                self.web.serve()
+            late_imports.finish_imports()
+        except Exception as exc:
+            log.exception("cannot finish starting")
+            self.notifier.status(f"cannot start: {exc!r}")
+            self.request_shutdown(f"cannot finish starting: {exc!r}", os.EX_UNAVAILABLE)
+            return
+        log.info(
+            "start-up finished: %d more modules loaded in %.2f s",
+            len(sys.modules) - modules,
+            time.perf_counter() - started,
+        )
 
     def shutdown(self, reason: str | None = None) -> int:
         if self.booted:

@@ -27,7 +27,7 @@ from bussdcc_system.config import Config, ConfigDiff
 from bussdcc_system.history.failure_reports import describe_os_error
 from bussdcc_system.history.segment_files import DIR_MODE
 from bussdcc_system.history.sink import HistorySink
-from bussdcc_system.web.server import BindError, bind_socket
+from bussdcc_system.web.listener import BindError, bind_socket
 
 if TYPE_CHECKING:
     from bussdcc import Runtime

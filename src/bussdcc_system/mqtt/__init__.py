@@ -8,8 +8,33 @@ One job per module, imported one way only::
     discovery    the retained discovery configs: topics, device block, one per entity
     messages     mqtt.connected / mqtt.disconnected / mqtt.unavailable
     bridge       the kernel service: state -> link, history episodes, ``system.mqtt``
+    status       ``system.mqtt`` in words for ``STATUS=`` (no paho)
+
+The names below load on first use (PEP 562): a daemon with MQTT off never loads paho.
 """
 
-from bussdcc_system.mqtt.bridge import STATE_PATH, MqttBridge, mqtt_bridge, status_words
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bussdcc_system.mqtt.bridge import MqttBridge, mqtt_bridge
+    from bussdcc_system.mqtt.status import STATE_PATH, status_words
+
+_HOMES = {
+    "STATE_PATH": "bussdcc_system.mqtt.status",
+    "MqttBridge": "bussdcc_system.mqtt.bridge",
+    "mqtt_bridge": "bussdcc_system.mqtt.bridge",
+    "status_words": "bussdcc_system.mqtt.status",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
 
 __all__ = ["STATE_PATH", "MqttBridge", "mqtt_bridge", "status_words"]

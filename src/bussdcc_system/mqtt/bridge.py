@@ -33,6 +33,7 @@ from bussdcc_system.mqtt.discovery import Device, Topics, discovery_messages, no
 from bussdcc_system.mqtt.entities import Entity, entities, state_document
 from bussdcc_system.mqtt.link import BrokerSettings, LinkStatus, MqttLink, Publication
 from bussdcc_system.mqtt.messages import MqttConnected, MqttDisconnected, MqttUnavailable
+from bussdcc_system.mqtt.status import STATE_PATH, status_words
 
 if TYPE_CHECKING:
     from bussdcc import Context, Event, Message
@@ -49,21 +50,9 @@ __all__ = [
 
 log = logging.getLogger("bussdcc_system.mqtt")
 
-STATE_PATH: Final = "system.mqtt"
 EPISODES_REFRESH: Final = 300.0
 """Seconds between two readings of the under-voltage episodes from history."""
 DAY: Final = 86400.0
-
-
-def status_words(state: Any) -> str | None:
-    """What ``STATUS=`` says about MQTT, from ``system.mqtt``; None when it is off."""
-    if not isinstance(state, Mapping) or not state.get("enabled"):
-        return None
-    broker = state.get("broker")
-    if state.get("connected"):
-        return f"MQTT connected to {broker}"
-    error = state.get("error")
-    return f"MQTT not connected to {broker}" + (f": {error}" if error else "")
 
 
 def under_voltage_last_24h(directory: str, now: float) -> dict[str, float | int]:

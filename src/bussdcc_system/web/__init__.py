@@ -2,11 +2,35 @@
 
 ``WebInterface`` (a bussdcc Interface) owns the server; ``create_app`` builds the Flask
 app around a ``StateStore``. See ``docs/web.md``.
+
+The names below load on first use (PEP 562): importing a light module of this package
+(``listener``, ``view``) must not load Flask, which the daemon loads after ``READY=1``.
 """
 
-from bussdcc_system.web.app import create_app
-from bussdcc_system.web.core import WebSettings
-from bussdcc_system.web.interface import WebInterface
-from bussdcc_system.web.server import BindError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bussdcc_system.web.app import create_app
+    from bussdcc_system.web.interface import WebInterface
+    from bussdcc_system.web.listener import BindError
+    from bussdcc_system.web.settings import WebSettings
+
+_HOMES = {
+    "BindError": "bussdcc_system.web.listener",
+    "WebInterface": "bussdcc_system.web.interface",
+    "WebSettings": "bussdcc_system.web.settings",
+    "create_app": "bussdcc_system.web.app",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
 
 __all__ = ["BindError", "WebInterface", "WebSettings", "create_app"]

@@ -105,8 +105,10 @@ def create_app(
     degraded: Callable[[], Sequence[str]] | None = None,
     started_at: float | None = None,
     assets: Assets | None = None,
+    journal: Journal | None = None,
 ) -> Flask:
-    """The dashboard app over ``state``; ``emit`` enables write endpoints (with a token)."""
+    """The dashboard app over ``state``; ``emit`` enables write endpoints (with a token);
+    ``journal``: the events recorded so far (``WebInterface`` records them from boot on)."""
     app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -126,7 +128,7 @@ def create_app(
         max_http_buffer_size=64 * 1024,
         allow_upgrades=websocket,
     )
-    journal = Journal()
+    journal = journal if journal is not None else Journal()
     web = Web(
         state=state,
         settings=settings,

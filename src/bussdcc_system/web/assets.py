@@ -34,7 +34,9 @@ _TYPES = {
     ".lock": "text/plain; charset=utf-8",
     ".png": "image/png",
     ".ico": "image/x-icon",
+    "": "application/octet-stream",  # vendor/SHA256SUMS, as mimetypes says
 }
+"""Every file shipped: ``mimetypes`` would read the system's type tables (0.35 MB kept)."""
 
 
 def installed(root: Path) -> bool:

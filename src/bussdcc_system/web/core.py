@@ -19,18 +19,11 @@ from flask_socketio import SocketIO
 from bussdcc import Message, StateStore
 from bussdcc_system.web.assets import Assets
 from bussdcc_system.web.bridge import Bridge
+from bussdcc_system.web.settings import WebSettings
 from bussdcc_system.web.view import Journal, ViewBuilder
 
 EXTENSION = "bussdcc_system"
 """The key of the ``Web`` object in ``app.extensions``."""
-
-
-@dataclass
-class WebSettings:
-    """What a reload may change without rebinding: the write token and allowed origins."""
-
-    token: str | None = None
-    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass

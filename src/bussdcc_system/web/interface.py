@@ -1,8 +1,11 @@
 """WebInterface: the dashboard as a bussdcc Interface.
 
-``start`` binds the port synchronously (so READY=1 means the dashboard answers) and
-serves in a background thread; a port it cannot have is a ``BindError`` naming the
-address and the reason, which fails the boot. ``handle_event`` runs on the dispatch
+``start`` binds the port synchronously and serves in a background thread; a port it
+cannot have is a ``BindError`` naming the address and the reason, which fails the boot.
+``deferred=True`` (the daemon) splits that: ``start`` only binds, and ``serve``, called
+after ``READY=1``, loads Flask, builds the app and serves what waited in the backlog,
+so start-up does not pay for the web stack. The journal records events from boot on
+either way. ``handle_event`` runs on the dispatch
 thread and only records and wakes (O(1), never blocks). ``stop`` closes the listener,
 disconnects the browsers (they reconnect by themselves) and ends the broadcast
 thread, each within a bounded time. ``apply_config`` takes a reloaded ``WebConfig``:
@@ -20,15 +23,17 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bussdcc import Interface
-from bussdcc_system.web.app import SOCKETIO_PATH, create_app
-from bussdcc_system.web.core import Web, WebSettings, get_web
-from bussdcc_system.web.server import BindError, WebServer
+from bussdcc_system.web.listener import BindError, bind_socket
+from bussdcc_system.web.settings import WebSettings
+from bussdcc_system.web.view import Journal
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from bussdcc import Context, Event, Message
     from bussdcc_system.config import WebConfig
+    from bussdcc_system.web.core import Web
+    from bussdcc_system.web.server import WebServer
 
 log = logging.getLogger("bussdcc_system.web")
 
@@ -51,9 +56,10 @@ class WebInterface(Interface):
         degraded: Callable[[], Sequence[str]] | None = None,
         stop_timeout: float = 2.0,
         listener: socket.socket | None = None,
+        deferred: bool = False,
     ) -> None:
         """``listener``: ``config``'s address, already bound (``bind_socket``), for
-        ``start`` to serve on."""
+        ``start`` to serve on. ``deferred``: ``start`` binds only; ``serve`` serves."""
         self.config = config
         self._listener = listener
         self.history_dir = history_dir
@@ -65,6 +71,8 @@ class WebInterface(Interface):
         self.liveness = liveness
         self.degraded = degraded
         self.stop_timeout = stop_timeout
+        self.deferred = deferred
+        self.journal = Journal()
         self.app: Flask | None = None
         self.web: Web | None = None
         self._server: WebServer | None = None
@@ -75,21 +83,40 @@ class WebInterface(Interface):
 
     def attach(self, ctx: Context) -> None:
         self._ctx = ctx
-        if self.app is None:
-            self.app = create_app(
-                state=ctx.state,
-                settings=self.settings,
-                history_dir=self.history_dir,
-                emit=ctx.emit,
-                liveness=self.liveness,
-                degraded=self.degraded,
-                started_at=self.started_at,
-            )
-            self.web = get_web(self.app)
+        if self.app is None and not self.deferred:
+            self._build(ctx)
+
+    def _build(self, ctx: Context) -> None:
+        from bussdcc_system.web.app import create_app
+        from bussdcc_system.web.core import get_web
+
+        self.app = create_app(
+            state=ctx.state,
+            settings=self.settings,
+            history_dir=self.history_dir,
+            emit=ctx.emit,
+            liveness=self.liveness,
+            degraded=self.degraded,
+            started_at=self.started_at,
+            journal=self.journal,
+        )
+        self.web = get_web(self.app)
 
     def start(self, ctx: Context) -> None:
+        self._ctx = ctx
+        if self.deferred and self.app is None:
+            with self._lock:
+                if self._listener is None:
+                    self._listener = bind_socket(self.config.host, self.config.port)
+            return
+        self.serve()
+
+    def serve(self) -> None:
+        """Build the app (if ``deferred``), serve on the bound port, start pushing."""
+        assert self._ctx is not None, "serve() before start()"
         if self.app is None:
-            self.attach(ctx)
+            self._build(self._ctx)
+            self._compile_templates()
         with self._lock:
             if self._server is None:
                 listener, self._listener = self._listener, None
@@ -97,7 +124,17 @@ class WebInterface(Interface):
         assert self.web is not None
         self.web.bridge.start()
 
+    def _compile_templates(self) -> None:
+        """Now, not on the first request (jinja2 imports as it parses), and from the
+        files of the version that is running (an upgrade replaces them)."""
+        assert self.app is not None
+        env = self.app.jinja_env
+        for template in env.list_templates():
+            env.get_template(template)
+
     def _serve(self, host: str, port: int, listener: socket.socket | None = None) -> WebServer:
+        from bussdcc_system.web.server import WebServer
+
         assert self.app is not None
         # binds now (or raises BindError), unless given the listener
         server = WebServer(host, port, self.app, sock=listener)
@@ -134,12 +171,11 @@ class WebInterface(Interface):
     # -- dispatch thread: O(1), never blocks ------------------------------------------------
 
     def handle_event(self, ctx: Context, evt: Event[Message]) -> None:
+        if self.journal.wants(evt):
+            self.journal.add(evt)
         web = self.web
-        if web is None:
-            return
-        if web.journal.wants(evt):
-            web.journal.add(evt)
-        web.bridge.notify()
+        if web is not None:
+            web.bridge.notify()
 
     # -- reload -----------------------------------------------------------------------------
 
@@ -200,4 +236,4 @@ class WebInterface(Interface):
         self.config = config
 
 
-__all__ = ["SOCKETIO_PATH", "BindError", "WebInterface"]
+__all__ = ["BindError", "WebInterface"]

@@ -1,7 +1,7 @@
 """The HTTP server: a socket bound synchronously, served by werkzeug in one thread.
 
-The port is bound in the constructor, so when the daemon says READY=1 the dashboard
-answers, and a port in use is a clear error at boot, not a ``sys.exit`` from inside
+The port is bound in the constructor (or earlier, by ``listener.bind_socket``, which the
+daemon does during boot), and a port in use is a clear error at boot, not a ``sys.exit`` from inside
 werkzeug (which newer werkzeug does when *it* binds). Requests run in daemon threads
 (werkzeug's threaded server), which Flask-SocketIO's "threading" mode needs; access logs
 are dropped and werkzeug's own messages go to this module's logger. A hostile client
@@ -11,32 +11,24 @@ in total, refused without a thread) and ``request_deadline`` (headers and body i
 
 from __future__ import annotations
 
-import errno
-import ipaddress
+import contextlib
 import logging
 import socket
 import threading
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from werkzeug.serving import LISTEN_QUEUE, get_sockaddr, select_address_family
 
 from bussdcc_system.web.connection_limits import (
     Admission,
     ConnectionLimits,
     LimitedWSGIServer,
 )
+from bussdcc_system.web.listener import BindError, bind_socket
 from bussdcc_system.web.request_deadline import DeadlineRequestHandler
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger("bussdcc_system.web")
-
-
-class BindError(RuntimeError):
-    """The dashboard cannot listen where the configuration says."""
 
 
 class _Handler(DeadlineRequestHandler):
@@ -54,92 +46,6 @@ class _Handler(DeadlineRequestHandler):
 class _Server(LimitedWSGIServer):
     def log(self, type: str, message: str, *args: Any) -> None:
         log.log(logging.DEBUG if type == "info" else logging.ERROR, message.rstrip(), *args)
-
-
-def _describe(exc: OSError) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        return "address already in use"
-    if isinstance(exc, socket.gaierror):
-        return f"unknown host ({exc.strerror})"
-    text = exc.strerror or str(exc)
-    return text[:1].lower() + text[1:]
-
-
-RESOLVE_TIMEOUT = 10.0
-"""Seconds a host name may take to resolve when binding on a reload."""
-
-
-def bind_socket(
-    host: str, port: int, *, while_waiting: Callable[[], object] | None = None
-) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``port`` 0 picks a free one).
-
-    ``while_waiting``: called about every 0.2 s while a host name is looked up (which
-    can take as long as DNS makes it), so that the daemon's main thread keeps feeding
-    the watchdog during a reload; the lookup is then given up after ``RESOLVE_TIMEOUT``."""
-    label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    try:
-        family = select_address_family(host, port)
-        if while_waiting is None or _is_address(host):
-            address = get_sockaddr(host, port, family)
-        else:
-            address = _resolve_while(host, port, family, while_waiting, label)
-        sock = socket.socket(family, socket.SOCK_STREAM)
-    except OSError as exc:
-        raise BindError(f"cannot listen on {label}: {_describe(exc)}") from exc
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(LISTEN_QUEUE)
-    except OSError as exc:
-        sock.close()
-        reason = _describe(exc)
-        if exc.errno == errno.EACCES and 0 < port < 1024:
-            reason += " (a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
-        raise BindError(f"cannot listen on {label}: {reason}") from exc
-    sock.set_inheritable(False)
-    return sock
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def _resolve_while(
-    host: str,
-    port: int,
-    family: socket.AddressFamily,
-    while_waiting: Callable[[], object],
-    label: str,
-) -> Any:
-    """``get_sockaddr`` in a thread, calling ``while_waiting`` until it answers."""
-    result: list[Any] = []
-
-    def lookup() -> None:
-        try:
-            result.append(get_sockaddr(host, port, family))
-        except OSError as exc:
-            result.append(exc)
-
-    thread = threading.Thread(target=lookup, name="web-resolve", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + RESOLVE_TIMEOUT
-    while thread.is_alive():
-        if time.monotonic() > deadline:
-            raise BindError(
-                f"cannot listen on {label}: looking up the host name took more than"
-                f" {RESOLVE_TIMEOUT:g} seconds (is DNS reachable? an address such as"
-                " 0.0.0.0 needs no lookup)"
-            )
-        thread.join(0.2)
-        while_waiting()
-    if isinstance(result[0], OSError):
-        raise result[0]
-    return result[0]
 
 
 class WebServer:
@@ -190,10 +96,14 @@ class WebServer:
         host, port = self._server.socket.getsockname()[:2]
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
+    POLL_INTERVAL = 5.0
+    """How often the idle server thread wakes up by itself: ``close`` wakes it (it shuts the
+    listening socket down), so this is only a fallback, not a 5-per-second idle cost."""
+
     def start(self) -> None:
         thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
+            kwargs={"poll_interval": self.POLL_INTERVAL},
             name=f"web:{self.port}",
             daemon=True,
         )
@@ -204,10 +114,16 @@ class WebServer:
         """Stop accepting and release the port; False if the serving thread lingers."""
         thread = self._thread
         if thread is not None and thread.is_alive():
-            # serve_forever polls for the shutdown flag every poll_interval seconds.
+            # serve_forever looks at the shutdown flag when its select() returns, and a
+            # listening socket shut down is readable at once (accept then fails: ignored).
             stopper = threading.Thread(target=self._server.shutdown, daemon=True)
             stopper.start()
+            with contextlib.suppress(OSError):
+                self._server.socket.shutdown(socket.SHUT_RDWR)
             stopper.join(timeout)
             thread.join(timeout)
         self._server.server_close()
         return thread is None or not thread.is_alive()
+
+
+__all__ = ["BindError", "WebServer", "bind_socket"]
