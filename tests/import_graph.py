@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bussdcc_system.host",
             "bussdcc_system.notify",
             "bussdcc_system.console",
+            "bussdcc_system.lazy_exports",
         ),
     ),
     ("config", ("bussdcc_system.config",)),

@@ -73,7 +73,11 @@ def _listening(pid: int, port: int) -> set[str]:
     as the kernel has them (/proc/net/tcp*)."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
-        m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd))
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:  # closed meanwhile (the daemon goes on loading modules)
+            continue
+        m = re.fullmatch(r"socket:\[(\d+)\]", target)
         if m:
             inodes.add(m.group(1))
     found = set()

@@ -16,8 +16,9 @@ The names below load on first use (PEP 562): the daemon's start-up imports the w
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bussdcc_system.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from bussdcc_system.history.episodes import Episode, find_episodes
@@ -54,11 +55,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 __all__ = [

@@ -15,8 +15,9 @@ The names below load on first use (PEP 562): a daemon with MQTT off never loads 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bussdcc_system.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from bussdcc_system.mqtt.bridge import MqttBridge, mqtt_bridge
@@ -30,11 +31,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 __all__ = ["STATE_PATH", "MqttBridge", "mqtt_bridge", "status_words"]

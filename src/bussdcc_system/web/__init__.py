@@ -9,8 +9,9 @@ The names below load on first use (PEP 562): importing a light module of this pa
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bussdcc_system.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from bussdcc_system.web.app import create_app
@@ -26,11 +27,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 __all__ = ["BindError", "WebInterface", "WebSettings", "create_app"]

@@ -7,6 +7,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,36 @@ def server() -> Iterator[tuple[str, Recorder]]:
         yield s
 
 
+@dataclass
+class Env:
+    """A booted runtime on a SimClock, its message log, and a local HTTP endpoint."""
+
+    runtime: Runtime
+    clock: SimClock
+    log: MessageLog
+    url: str
+    rec: Recorder
+    tmp_path: Path
+
+    def parts(self) -> tuple[Runtime, SimClock, MessageLog, str, Recorder]:
+        return self.runtime, self.clock, self.log, self.url, self.rec
+
+    def start(self, *, webhook: bool = False, **options: object) -> NotificationService:
+        return start(self.runtime, self.tmp_path, self.url, webhook=webhook, **options)
+
+
+@pytest.fixture
+def env(
+    runtime: Runtime,
+    clock: SimClock,
+    message_log: MessageLog,
+    server: tuple[str, Recorder],
+    tmp_path: Path,
+) -> Env:
+    url, rec = server
+    return Env(runtime, clock, message_log, url, rec, tmp_path)
+
+
 def start(
     runtime: Runtime, tmp_path: Path, url: str, *, webhook: bool = False, **options: object
 ) -> NotificationService:
@@ -47,15 +78,9 @@ def start(
     return service
 
 
-def test_a_change_goes_to_both_endpoints(
-    runtime: Runtime,
-    clock: SimClock,
-    message_log: MessageLog,
-    server: tuple[str, Recorder],
-    tmp_path: Path,
-) -> None:
-    url, rec = server
-    start(runtime, tmp_path, url, webhook=True)
+def test_a_change_goes_to_both_endpoints(env: Env) -> None:
+    runtime, clock, message_log, url, rec = env.parts()
+    env.start(webhook=True)
     runtime.emit(HOT)
     assert rec.posts == []  # nothing on the dispatch thread
     clock.advance(1)
@@ -70,11 +95,9 @@ def test_a_change_goes_to_both_endpoints(
     ]
 
 
-def test_the_rate_limit_holds_and_then_sends_together(
-    runtime: Runtime, clock: SimClock, server: tuple[str, Recorder], tmp_path: Path
-) -> None:
-    url, rec = server
-    start(runtime, tmp_path, url, min_interval=60.0)
+def test_the_rate_limit_holds_and_then_sends_together(env: Env) -> None:
+    runtime, clock, _message_log, _url, rec = env.parts()
+    env.start(min_interval=60.0)
     rec.clock = clock.monotonic
     runtime.emit(HOT)
     clock.advance(1)
@@ -97,17 +120,11 @@ def test_the_rate_limit_holds_and_then_sends_together(
     assert second["priority"] == 5
 
 
-def test_retries_with_backoff_then_succeeds(
-    runtime: Runtime,
-    clock: SimClock,
-    message_log: MessageLog,
-    server: tuple[str, Recorder],
-    tmp_path: Path,
-) -> None:
-    url, rec = server
+def test_retries_with_backoff_then_succeeds(env: Env) -> None:
+    runtime, clock, message_log, _url, rec = env.parts()
     rec.answers.extend([500, 502])
     rec.clock = clock.monotonic
-    start(runtime, tmp_path, url)
+    env.start()
     runtime.emit(HOT)
     for _ in range(30):
         clock.advance(1)
@@ -120,17 +137,10 @@ def test_retries_with_backoff_then_succeeds(
     assert message_log.of_type(NotificationFailed) == []
 
 
-def test_gives_up_in_words(
-    runtime: Runtime,
-    clock: SimClock,
-    message_log: MessageLog,
-    server: tuple[str, Recorder],
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    url, rec = server
+def test_gives_up_in_words(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    runtime, clock, message_log, url, rec = env.parts()
     rec.answers.extend([503] * 10)
-    start(runtime, tmp_path, url)
+    env.start()
     runtime.emit(HOT)
     with caplog.at_level(logging.WARNING, logger="bussdcc_system.notifications"):
         clock.advance(1 + 5 + 10 + 20 + 40 + 80)
@@ -146,16 +156,10 @@ def test_gives_up_in_words(
     assert "pi-alerts" not in reason  # the topic is a secret
 
 
-def test_an_answer_that_will_not_change_is_not_retried(
-    runtime: Runtime,
-    clock: SimClock,
-    message_log: MessageLog,
-    server: tuple[str, Recorder],
-    tmp_path: Path,
-) -> None:
-    url, rec = server
+def test_an_answer_that_will_not_change_is_not_retried(env: Env) -> None:
+    runtime, clock, message_log, url, rec = env.parts()
     rec.answers.append(403)
-    start(runtime, tmp_path, url)
+    env.start()
     runtime.emit(HOT)
     clock.advance(1)
     failed = message_log.wait_for(NotificationFailed).payload
@@ -165,12 +169,10 @@ def test_an_answer_that_will_not_change_is_not_retried(
     assert len(rec.posts) == 1
 
 
-def test_a_hanging_endpoint_never_holds_dispatch(
-    runtime: Runtime, clock: SimClock, server: tuple[str, Recorder], tmp_path: Path
-) -> None:
-    url, rec = server
+def test_a_hanging_endpoint_never_holds_dispatch(env: Env) -> None:
+    runtime, clock, _message_log, _url, rec = env.parts()
     rec.gate = threading.Event()
-    start(runtime, tmp_path, url)
+    env.start()
     runtime.emit(HOT)
     ticking = threading.Thread(target=clock.advance, args=(1,))
     ticking.start()  # the tick posts, and the server holds the request
