@@ -15,10 +15,11 @@ the unit runs it.
    min); and the time ``import bussdcc_system.daemon`` takes alone.
 2. CPU, % of one core, from ``utime + stime`` in ``/proc/PID/stat``: idle (no browser)
    over the first part of the run after a warm-up, then with one dashboard client over
-   the rest, and where it goes: CPU by thread (``/proc/PID/task/*/stat``, named by
-   ``py-spy dump`` when py-spy is installed). The client is headless Chromium on the
-   dashboard (``browser``, as a person would have it) or a python-socketio client that
-   says ``hello`` and acknowledges every push as the page does (``socketio``).
+   the rest, and where it goes: CPU and wake-ups (voluntary context switches) by
+   thread (``/proc/PID/task/*``, named by ``py-spy dump`` when py-spy is installed).
+   The client is headless Chromium on the dashboard (``browser``, as a person would
+   have it) or a python-socketio client that says ``hello`` and acknowledges every push
+   as the page does (``socketio``).
 3. Memory: RSS and PSS from ``/proc/PID/smaps_rollup`` at the end of the idle part and
    after ``--minutes`` with the client; the largest mappings from ``/proc/PID/smaps``.
    ``--tracemalloc`` runs the daemon under ``tracemalloc`` and prints the Python heap by
@@ -164,15 +165,18 @@ class Daemon:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
 
-    def thread_ticks(self) -> dict[int, int]:
-        """utime + stime of each thread, by thread id."""
+    def thread_ticks(self) -> dict[int, tuple[int, int]]:
+        """utime + stime and voluntary context switches (how often it went to sleep,
+        so about how often it woke up) of each thread, by thread id."""
         out = {}
         for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
             try:
                 fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                status = (task / "status").read_text()
             except OSError:  # the thread ended
                 continue
-            out[int(task.name)] = int(fields[11]) + int(fields[12])
+            switches = status.split("voluntary_ctxt_switches:", 1)[1].split()[0]
+            out[int(task.name)] = (int(fields[11]) + int(fields[12]), int(switches))
         return out
 
     def thread_names(self) -> dict[int, str]:
@@ -234,9 +238,10 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def cpu_percent(daemon: Daemon, seconds: float) -> tuple[float, list[tuple[str, float]]]:
-    """% of one core the daemon used over the next ``seconds``, and by thread (largest
-    first; threads started and ended meanwhile count in the total only)."""
+def cpu_percent(daemon: Daemon, seconds: float) -> tuple[float, list[tuple[str, float, float]]]:
+    """% of one core the daemon used over the next ``seconds``, and by thread with its
+    wake-ups per second (largest first; threads started and ended meanwhile count in the
+    total only)."""
     t0, c0, th0 = time.monotonic(), daemon.cpu_ticks(), daemon.thread_ticks()
     time.sleep(seconds)
     t1, c1, th1 = time.monotonic(), daemon.cpu_ticks(), daemon.thread_ticks()
@@ -246,10 +251,16 @@ def cpu_percent(daemon: Daemon, seconds: float) -> tuple[float, list[tuple[str, 
     def pct(ticks: int) -> float:
         return 100.0 * ticks / CLK_TCK / span
 
-    per: dict[str, int] = defaultdict(int)
-    for tid, ticks in th1.items():
-        per[names.get(tid, f"thread {tid}")] += ticks - th0.get(tid, 0)
-    threads = sorted(((n, pct(t)) for n, t in per.items() if t > 0), key=lambda kv: -kv[1])
+    per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for tid, (ticks, switches) in th1.items():
+        ticks0, switches0 = th0.get(tid, (0, 0))
+        row = per[names.get(tid, f"thread {tid}")]
+        row[0] += ticks - ticks0
+        row[1] += switches - switches0
+    threads = sorted(
+        ((n, pct(t), w / span) for n, (t, w) in per.items() if t > 0 or w > 0),
+        key=lambda row: (-row[1], -row[2]),
+    )
     return pct(c1 - c0), threads
 
 
@@ -405,9 +416,10 @@ def footprint(args: argparse.Namespace) -> None:
         f" (anonymous {mb(mem.get('Anonymous', 0))})"
     )
     for label, threads in (("idle", idle_threads), ("with the client", busy_threads)):
-        print(f"  CPU by thread, {label} (% of one core):")
-        for name, value in threads[:8]:
-            print(f"    {value:6.3f}  {name}")
+        wakes = sum(row[2] for row in threads)
+        print(f"  CPU by thread, {label} (% of one core, wake-ups/s; {wakes:.1f}/s in all):")
+        for name, value, per_s in threads[:10]:
+            print(f"    {value:6.3f}  {per_s:5.1f}/s  {name}")
     print("  largest mappings (RSS):")
     for name, size in maps:
         print(f"    {size / 2**20:7.1f} MiB  {name}")

@@ -2,13 +2,16 @@
 
 ``notify`` runs on the dispatch thread and only sets a flag, and not even that while no
 browser is connected: nothing is computed for a screen nobody watches (the view is built
-when a client says ``hello``). One broadcast thread rebuilds the dashboard view (a flat
-``key -> display value`` dict, see ``view.py``) when the state changed, and sends each
-client only the keys that differ from what *that client* last acknowledged. A client has
-at most one push in flight: until it acknowledges, changes accumulate and it then
-receives one patch with the latest values, not a backlog. A slow, stalled or vanished
-client therefore costs one queued packet and never delays dispatch or the other clients;
-Engine.IO's ping timeout disconnects it in the end.
+when a client says ``hello``). Nor while every client has a push in flight: its
+acknowledgement wakes the thread if anything changed meanwhile, so a burst of events
+costs one wake-up for the push and one for the catch-up, not one per event. One
+broadcast thread rebuilds the dashboard view (a flat ``key -> display value`` dict, see
+``view.py``) when the state changed, and sends each client only the keys that differ
+from what *that client* last acknowledged. A client has at most one push in flight:
+until it acknowledges, changes accumulate and it then receives one patch with the latest
+values, not a backlog. A slow, stalled or vanished client therefore costs one queued
+packet and never delays dispatch or the other clients; Engine.IO's ping timeout
+disconnects it in the end.
 
 Wire format (event ``"s"``, acknowledged by the client)::
 
@@ -95,16 +98,23 @@ class Bridge:
         self._seen_source: int | None = None
         self._pushes = 0
         self._coalesced = 0
+        self._held = 0
+        """Changes notified while every client had a push in flight (dispatch thread)."""
+        self._ready = 0
+        """Clients with no push in flight: a change can go to them now."""
 
     # -- dispatch thread: O(1), never blocks ---------------------------------------------
 
     def notify(self) -> None:
         """Something may have changed: wake the broadcast thread, if anyone is watching.
 
-        (A lock-free length check: a client saying ``hello`` meanwhile gets the view
-        built then, so no change is ever lost.)"""
-        if self._clients:
+        (A lock-free check: a client saying ``hello`` meanwhile gets the view built then,
+        and an acknowledgement arriving meanwhile compares the source version after it
+        counted its client ready, so no change is ever lost.)"""
+        if self._ready:
             self._wake.set()
+        elif self._clients:
+            self._held += 1  # each client's acknowledgement catches up
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -126,6 +136,7 @@ class Bridge:
         self._thread = None
         with self._lock:
             self._clients.clear()
+            self._ready = 0
         return thread is None or not thread.is_alive()
 
     # -- Socket.IO handlers (request threads) ---------------------------------------------
@@ -134,13 +145,18 @@ class Bridge:
         """Register ``sid`` and return the full current view (the client's base)."""
         with self._lock:
             self._refresh()
+            old = self._clients.get(sid)
+            if old is None or old.inflight is not None:
+                self._ready += 1
             self._clients[sid] = _Client(base=self._version)
             view = self._views[self._version]
         return {"build": self.build_id, "view": view}
 
     def disconnect(self, sid: str) -> None:
         with self._lock:
-            self._clients.pop(sid, None)
+            client = self._clients.pop(sid, None)
+            if client is not None and client.inflight is None:
+                self._ready -= 1
             self._prune()
 
     def _ack(self, sid: str, version: int, *_args: Any) -> None:
@@ -150,6 +166,7 @@ class Bridge:
                 return
             client.base = version
             client.inflight = None
+            self._ready += 1
             behind = version != self._version or self._seen_source != self._source_version()
             self._prune()
         if behind:
@@ -209,6 +226,7 @@ class Bridge:
                 if patch is None:
                     patch = patches[client.base] = diff(self._views[client.base], new)
                 client.inflight = latest
+                self._ready -= 1
                 sends.append((sid, patch))
             self._pushes += len(sends)
         for sid, patch in sends:
@@ -218,4 +236,5 @@ class Bridge:
 
     def stats(self) -> BridgeStats:
         with self._lock:
-            return BridgeStats(len(self._clients), self._pushes, self._coalesced, self._version)
+            coalesced = self._coalesced + self._held
+            return BridgeStats(len(self._clients), self._pushes, coalesced, self._version)
