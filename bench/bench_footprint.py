@@ -12,7 +12,8 @@ port), under a stand-in systemd: an ``AF_UNIX`` datagram socket passed as
 the unit runs it.
 
 1. start -> READY=1: from ``Popen`` to the ``READY=1`` datagram, several starts (median,
-   min); and the time ``import bussdcc_system.daemon`` takes alone.
+   min); then to the first answer of ``/healthz`` (the port is bound before READY=1, the
+   app built right after it); and the time ``import bussdcc_system.daemon`` takes alone.
 2. CPU, % of one core, from ``utime + stime`` in ``/proc/PID/stat``: idle (no browser)
    over the first part of the run after a warm-up, then with one dashboard client over
    the rest, and where it goes: CPU and wake-ups (voluntary context switches) by
@@ -365,18 +366,27 @@ def import_seconds(src: Path, python: str, runs: int = 5) -> float:
     return statistics.median(times)
 
 
-def ready_times(src: Path, python: str, runs: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds to READY=1 of ``runs`` starts."""
-    times, cpu = [], []
+def answered(url: str, timeout: float = 60.0) -> float:
+    """Seconds until ``url`` answers 200 (connections wait in the backlog meanwhile)."""
+    t0 = time.perf_counter()
+    urllib.request.urlopen(url, timeout=timeout).read()
+    return time.perf_counter() - t0
+
+
+def ready_times(src: Path, python: str, runs: int) -> tuple[list[float], list[float], list[float]]:
+    """Wall and CPU seconds to READY=1 of ``runs`` starts, and from READY=1 to the
+    dashboard's first answer (``/healthz``)."""
+    times, cpu, http = [], [], []
     for _ in range(runs):
         d = Daemon(src, python)
         try:
             times.append(d.wait_ready())
             cpu.append(d.ready_cpu)
+            http.append(answered(d.url + "/healthz"))
         finally:
             d.stop()
             d.cleanup()
-    return times, cpu
+    return times, cpu, http
 
 
 def footprint(args: argparse.Namespace) -> None:
@@ -439,12 +449,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     src = args.src.resolve()
     imports = import_seconds(src, sys.executable)
-    times, cpu = ready_times(src, sys.executable, args.starts)
+    times, cpu, http = ready_times(src, sys.executable, args.starts)
     print(f"start -> READY=1 over {len(times)} starts ({src}; load {os.getloadavg()[0]:.1f})")
     print(
         f"  median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
         f"max {max(times):.2f} s; CPU used by then: median {statistics.median(cpu):.2f} s; "
         f"import bussdcc_system.daemon alone {imports:.2f} s"
+    )
+    print(
+        f"  READY=1 -> the dashboard's first answer (/healthz): median "
+        f"{statistics.median(http):.2f} s, max {max(http):.2f} s"
     )
     if not args.ready_only:
         footprint(args)
