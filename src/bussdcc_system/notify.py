@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import select
+import socket
 import time
 from collections.abc import Mapping
 
@@ -18,6 +20,8 @@ import sdnotify
 log = logging.getLogger("bussdcc_system.notify")
 
 _STATUS_MAX = 2000
+LIFECYCLE_WAIT = 2.0
+"""Seconds READY=1, RELOADING=1 and STOPPING=1 may wait for room in systemd's queue."""
 
 
 def _clean_status(text: str) -> str:
@@ -74,13 +78,23 @@ class Notifier:
             return None
         return self.watchdog_usec / 1e6 / 3.0
 
-    def send(self, *fields: str) -> bool:
-        """Send one datagram (fields joined by newlines); False when it could not be sent."""
+    def send(self, *fields: str, wait: float = 0.0) -> bool:
+        """Send one datagram (fields joined by newlines); False when it could not be sent.
+
+        Never blocks the main thread for longer than ``wait``: when systemd does not read
+        its socket (the queue of datagrams is full) a status or a ping is dropped, not
+        waited for, and signals and pings go on; READY/RELOADING/STOPPING wait a little."""
         if self._socket is None:
             return False
         data = "\n".join(fields).encode("utf-8")
+        sock: socket.socket = self._socket  # type: ignore[assignment]
         try:
-            self._socket.sendall(data)  # type: ignore[attr-defined]
+            try:
+                sock.send(data, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                if wait <= 0 or not select.select([], [sock], [], wait)[1]:
+                    raise
+                sock.send(data, socket.MSG_DONTWAIT)
         except OSError as exc:
             self._failures += 1
             if self._failures <= 3 or self._failures % 100 == 0:
@@ -93,7 +107,7 @@ class Notifier:
         fields = ["READY=1"]
         if status:
             fields.append(f"STATUS={_clean_status(status)}")
-        return self.send(*fields)
+        return self.send(*fields, wait=LIFECYCLE_WAIT)
 
     def status(self, text: str) -> bool:
         return self.send(f"STATUS={_clean_status(text)}")
@@ -103,13 +117,13 @@ class Notifier:
         fields = ["RELOADING=1", f"MONOTONIC_USEC={usec}"]
         if status:
             fields.append(f"STATUS={_clean_status(status)}")
-        return self.send(*fields)
+        return self.send(*fields, wait=LIFECYCLE_WAIT)
 
     def stopping(self, status: str | None = None) -> bool:
         fields = ["STOPPING=1"]
         if status:
             fields.append(f"STATUS={_clean_status(status)}")
-        return self.send(*fields)
+        return self.send(*fields, wait=LIFECYCLE_WAIT)
 
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")

@@ -100,3 +100,20 @@ def test_watchdog_interval_is_a_third_and_honours_watchdog_pid():
     mine = Notifier({"WATCHDOG_USEC": "9000000", "WATCHDOG_PID": str(os.getpid())})
     assert mine.watchdog_interval == pytest.approx(3.0)
     assert Notifier({"WATCHDOG_USEC": "soon"}).watchdog_interval is None
+
+
+def test_a_systemd_that_stops_reading_never_blocks_the_daemon(systemd, caplog):
+    """The kernel queues a bounded number of datagrams (net.unix.max_dgram_qlen); past it
+    a blocking send would hang the main thread: signals, reloads and pings with it."""
+    import threading
+
+    path, _sock = systemd  # never read
+    n = Notifier({"NOTIFY_SOCKET": str(path)})
+    results: list[bool] = []
+    sender = threading.Thread(target=lambda: results.extend(n.status(f"s{i}") for i in range(3000)))
+    sender.start()
+    sender.join(20)
+    assert not sender.is_alive(), "status() blocked on a full notify socket"
+    assert results[0] is True and results[-1] is False  # queued while there was room
+    assert n.watchdog() is False  # a ping is dropped at once, the next one comes anyway
+    assert any("sd_notify failed" in r.message for r in caplog.records)
